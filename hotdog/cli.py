@@ -1,0 +1,113 @@
+"""The ``hotdog`` command line: one subcommand per job, each a thin layer over the package.
+
+Heavy imports (MXNet) happen inside the subcommands so that ``hotdog --help`` and ``hotdog download``
+start fast.
+"""
+import argparse
+import logging
+import sys
+
+from . import __version__
+from .errors import HotdogError
+
+DATA_DIR_HELP = "folder holding the dataset (DIR/hotdog/{train,test}/... or DIR/{train,test}/...); default: %(default)s"
+
+
+def _add_data_dir(parser):
+    from .download import DEFAULT_DATA_DIR
+    parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR, metavar="DIR", help=DATA_DIR_HELP)
+
+
+def _add_quiet(parser):
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info messages")
+
+
+def cmd_download(args):
+    from .download import download_hotdog
+    download_hotdog(data_dir=args.data_dir, url=args.url, sha1=args.sha1, zip_file=args.zip, force=args.force,
+                    retries=args.retries, timeout=args.timeout, quiet=args.quiet)
+
+
+def cmd_show(args):
+    from .plots import save_data_samples
+    out = save_data_samples(args.data_dir, args.out, n=args.n)
+    if not args.quiet:
+        print("wrote {}".format(out))
+
+
+def cmd_synth(args):
+    import os
+
+    from .synthetic import make_synthetic_hotdog
+    root = os.path.join(args.data_dir, "hotdog")
+    if os.path.exists(root):
+        raise HotdogError("{} already exists; choose another --data-dir or remove it first".format(root))
+    sha1 = make_synthetic_hotdog(root, n_train=args.train, n_test=args.test, seed=args.seed,
+                                 zip_path=args.zip)
+    if not args.quiet:
+        print("wrote a synthetic dataset to {}{}".format(root, " and {} (sha1 {})".format(args.zip, sha1)
+                                                          if args.zip else ""))
+
+
+def build_parser():
+    from .download import DEFAULT_SHA1, DEFAULT_URL, URL_ENV
+
+    parser = argparse.ArgumentParser(
+        prog="hotdog",
+        description="Fine-tuning vs training from scratch on hotdog / not-hotdog (D2L 'Fine-Tuning'), "
+                    "with MXNet Gluon.")
+    parser.add_argument("--version", action="version", version="hotdog " + __version__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser(
+        "download", help="download, verify and extract hotdog.zip",
+        description="Download hotdog.zip (or use one on disk), verify its sha1, and extract it safely to "
+                    "DATA_DIR/hotdog. Running it again once the data is verified does nothing.",
+        epilog="Mirror: set {} to the full URL of a copy of hotdog.zip (--url wins over it). "
+               "Offline: --zip FILE.".format(URL_ENV))
+    _add_data_dir(p)
+    p.add_argument("--url", help="where to fetch hotdog.zip; default: ${} or {}".format(URL_ENV, DEFAULT_URL))
+    p.add_argument("--sha1", default=DEFAULT_SHA1, metavar="HEX", help="expected sha1 of the zip; default: %(default)s")
+    p.add_argument("--zip", metavar="FILE", help="use this zip already on disk instead of downloading")
+    p.add_argument("--force", action="store_true", help="re-extract even if DATA_DIR/hotdog exists")
+    p.add_argument("--retries", type=int, default=3, help="retries after a transient network failure; default: %(default)s")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="network timeout for connecting and for each read; default: %(default)s")
+    _add_quiet(p)
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("show", help="save the chapter's 2x8 grid of training images",
+                       description="The first N hotdog and the last N not-hotdog training images, as a PNG.")
+    _add_data_dir(p)
+    p.add_argument("--out", default="samples.png", metavar="FILE.png", help="output image; default: %(default)s")
+    p.add_argument("-n", type=int, default=8, help="images per row; default: %(default)s")
+    _add_quiet(p)
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("synth", help="write a synthetic dataset in the real layout (offline tries, tests)",
+                       description="Generate DATA_DIR/hotdog with synthetic hotdog / not-hotdog PNGs, "
+                                   "deterministic by --seed. The images are drawings, not photos.")
+    _add_data_dir(p)
+    p.add_argument("--train", type=int, default=100, help="training images per class; default: %(default)s")
+    p.add_argument("--test", type=int, default=40, help="test images per class; default: %(default)s")
+    p.add_argument("--seed", type=int, default=0, help="random seed; default: %(default)s")
+    p.add_argument("--zip", metavar="FILE", help="also write the dataset as a zip in the real archive's layout")
+    _add_quiet(p)
+    p.set_defaults(func=cmd_synth)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
+                        format="%(levelname)s: %(message)s", stream=sys.stderr)
+    try:
+        args.func(args)
+    except HotdogError as exc:
+        print("error: {}".format(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,99 @@
+"""The chapter's data pipelines: ImageFolderDatasets, transforms and DataLoaders.
+
+Train: ``RandomResizedCrop(S)``, ``RandomFlipLeftRight``, ``ToTensor``, ``Normalize(ImageNet mean/std)``.
+Test: ``Resize(round(S*256/224))``, ``CenterCrop(S)``, ``ToTensor``, the same ``Normalize``.
+``Resize`` with one number squashes the image to a square, exactly as the chapter does (both its MXNet
+and PyTorch editions); it does not keep the aspect ratio.
+Labels follow ``layout.CLASSES`` (hotdog = 0, not-hotdog = 1).
+"""
+import os
+
+import mxnet as mx
+from mxnet.gluon.data import DataLoader
+from mxnet.gluon.data.vision import ImageFolderDataset, transforms
+
+from .errors import HotdogError
+from .layout import CLASSES, validate_layout
+
+# ImageNet statistics: the pretrained backbone saw inputs normalised this way.
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+DEFAULT_IMAGE_SIZE = 224
+
+
+class UnreadableImageError(HotdogError):
+    """An image file in the dataset cannot be decoded."""
+
+
+class ImageFolder(ImageFolderDataset):
+    """``ImageFolderDataset`` whose decode errors name the file instead of an MXNet stack trace."""
+
+    def __getitem__(self, idx):
+        try:
+            return super().__getitem__(idx)
+        except mx.base.MXNetError as exc:
+            raise UnreadableImageError("cannot decode image {} ({}). Remove or replace the file.".format(
+                self.items[idx][0], str(exc).strip().splitlines()[0])) from None
+
+
+def resize_size(image_size):
+    """The test-time resize that goes with a crop of ``image_size`` (256 for 224)."""
+    return int(round(image_size * 256 / 224))
+
+
+def train_transform(image_size=DEFAULT_IMAGE_SIZE):
+    return transforms.Compose([
+        transforms.RandomResizedCrop(image_size),
+        transforms.RandomFlipLeftRight(),
+        transforms.ToTensor(),
+        transforms.Normalize(MEAN, STD),
+    ])
+
+
+def test_transform(image_size=DEFAULT_IMAGE_SIZE):
+    return transforms.Compose([
+        transforms.Resize(resize_size(image_size)),
+        transforms.CenterCrop(image_size),
+        transforms.ToTensor(),
+        transforms.Normalize(MEAN, STD),
+    ])
+
+
+def dataset_root(data_dir):
+    """The folder holding ``train/`` and ``test/``: ``DATA_DIR/hotdog`` (as downloaded) or ``DATA_DIR`` itself."""
+    for candidate in (os.path.join(data_dir, "hotdog"), data_dir):
+        if os.path.isdir(os.path.join(candidate, "train")):
+            return candidate
+    raise HotdogError("no dataset in {}: expected {}/hotdog/train/ (run `hotdog download --data-dir {}`) or "
+                      "{}/train/ and {}/test/ with one folder per class.".format(
+                          data_dir, data_dir, data_dir, data_dir, data_dir))
+
+
+def load_split(data_dir, split, classes=CLASSES):
+    """The raw (untransformed) ImageFolder of one split, after checking the layout."""
+    root = dataset_root(data_dir)
+    validate_layout(root, splits=(split,), classes=classes)
+    dataset = ImageFolder(os.path.join(root, split))
+    if tuple(dataset.synsets) != tuple(classes):
+        raise HotdogError("{} has classes {}, expected {}".format(split, dataset.synsets, list(classes)))
+    return dataset
+
+
+def load_datasets(data_dir, image_size=DEFAULT_IMAGE_SIZE, classes=CLASSES):
+    """Train and test datasets with the chapter's transforms applied to the images."""
+    train = load_split(data_dir, "train", classes).transform_first(train_transform(image_size))
+    test = load_split(data_dir, "test", classes).transform_first(test_transform(image_size))
+    return train, test
+
+
+def make_loader(dataset, batch_size, shuffle=False, num_workers=0, last_batch="keep"):
+    """A DataLoader. ``last_batch``: 'keep' (a smaller final batch), 'discard' or 'rollover'."""
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
+                      last_batch=last_batch)
+
+
+def make_loaders(data_dir, batch_size, image_size=DEFAULT_IMAGE_SIZE, num_workers=0, classes=CLASSES):
+    """The chapter's pair: a shuffled train loader and an ordered test loader, both keeping every image."""
+    train, test = load_datasets(data_dir, image_size, classes)
+    return (make_loader(train, batch_size, shuffle=True, num_workers=num_workers),
+            make_loader(test, batch_size, shuffle=False, num_workers=num_workers))

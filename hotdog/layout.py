@@ -1,0 +1,62 @@
+"""What a hotdog-style image folder looks like, and the label order used everywhere.
+
+``ROOT/{train,test}/{CLASS}/*.{png,jpg,jpeg}``. Gluon's ``ImageFolderDataset`` numbers the class
+folders in sorted order, so the labels are ``hotdog`` = 0 and ``not-hotdog`` = 1: use ``CLASSES`` and
+``HOTDOG_LABEL`` rather than the numbers.
+"""
+import os
+
+from .errors import HotdogError
+
+CLASSES = ("hotdog", "not-hotdog")  # sorted, as ImageFolderDataset labels them
+HOTDOG_LABEL = CLASSES.index("hotdog")
+NOT_HOTDOG_LABEL = CLASSES.index("not-hotdog")
+SPLITS = ("train", "test")
+# The extensions ImageFolderDataset reads by default.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+class LayoutError(HotdogError):
+    """The folder does not have the split/class layout."""
+
+
+def is_image_file(name):
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def validate_layout(root, splits=SPLITS, classes=CLASSES):
+    """Check ``root`` and return ``{split: {class: number of images}}``.
+
+    Every problem is listed in one LayoutError: missing or empty folders, and class folders that
+    would shift the labels.
+    """
+    problems = []
+    counts = {}
+    if not os.path.isdir(root):
+        raise LayoutError("{} is not a folder; expected {}/{{{}}}/{{{}}}/".format(
+            root, root, ",".join(splits), ",".join(classes)))
+    for split in splits:
+        split_dir = os.path.join(root, split)
+        if not os.path.isdir(split_dir):
+            problems.append("missing folder {}/".format(split))
+            continue
+        extra = sorted(d for d in os.listdir(split_dir)
+                       if os.path.isdir(os.path.join(split_dir, d)) and d not in classes)
+        if extra:
+            problems.append("unexpected class folder(s) in {}/: {} (expected only {})".format(
+                split, ", ".join(extra), ", ".join(classes)))
+        counts[split] = {}
+        for cls in classes:
+            cls_dir = os.path.join(split_dir, cls)
+            if not os.path.isdir(cls_dir):
+                problems.append("missing folder {}/{}/".format(split, cls))
+                continue
+            names = os.listdir(cls_dir)
+            n_images = sum(1 for n in names if is_image_file(n))
+            if n_images == 0:
+                problems.append("{}/{}/ has no image files ({} other entries; images are {})".format(
+                    split, cls, len(names), ", ".join(IMAGE_EXTENSIONS)))
+            counts[split][cls] = n_images
+    if problems:
+        raise LayoutError("{} does not have the expected layout:\n  - {}".format(root, "\n  - ".join(problems)))
+    return counts

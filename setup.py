@@ -1,0 +1,32 @@
+"""Packaging for hotdog: the D2L "Fine-Tuning" chapter as reusable MXNet Gluon software."""
+from setuptools import find_packages, setup
+
+setup(
+    name="hotdog",
+    version="0.1.0",
+    description="Fine-tune vs train-from-scratch on hotdog / not-hotdog (and your own image folders) with MXNet Gluon",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["hotdog", "hotdog.*"]),
+    # mxnet 1.9.1 needs numpy < 1.24, and numpy 1.23 has no wheels for Python >= 3.12.
+    python_requires=">=3.8,<3.12",
+    install_requires=[
+        "mxnet==1.9.1",
+        "numpy>=1.17,<1.24",
+        "gluoncv>=0.10.5",
+        "matplotlib>=3.3",
+        "tqdm>=4.50",
+        "requests>=2.20",
+        "Pillow>=8.0",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "pytest-timeout>=2.1"],
+    },
+    entry_points={"console_scripts": ["hotdog=hotdog.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3.8",
+        "Programming Language :: Python :: 3.9",
+        "Programming Language :: Python :: 3.10",
+        "Programming Language :: Python :: 3.11",
+    ],
+)
