@@ -69,6 +69,8 @@ def show_progress(quiet=False):
 
 def _describe_network_error(exc, timeout):
     text = str(exc)
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the connection dropped during the download"
     if isinstance(exc, requests.Timeout):
         return "timed out after {}s".format(timeout)
     if "Name or service not known" in text or "NameResolution" in text or "getaddrinfo" in text:

@@ -160,7 +160,11 @@ def make_zip(folder, zip_path, arcname="hotdog"):
             dirnames.sort()
             for name in sorted(filenames):
                 path = os.path.join(dirpath, name)
-                zf.write(path, os.path.join(arcname, os.path.relpath(path, folder)))
+                # A fixed timestamp: the same files always give the same zip (and sha1).
+                info = zipfile.ZipInfo(os.path.join(arcname, os.path.relpath(path, folder)), (1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                with open(path, "rb") as f:
+                    zf.writestr(info, f.read())
     os.replace(tmp, zip_path)
     return sha1_file(zip_path)
 

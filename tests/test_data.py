@@ -1,0 +1,117 @@
+"""The chapter's datasets, transforms, loaders, the synthetic generator and `hotdog show`."""
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+from PIL import Image
+
+from hotdog import cli
+from hotdog import data
+from hotdog.data import MEAN, STD, UnreadableImageError, load_datasets, load_split, make_loader, make_loaders
+from hotdog.layout import CLASSES, HOTDOG_LABEL
+from hotdog.synthetic import make_synthetic_hotdog
+
+
+def test_label_order_is_sorted_folder_names():
+    assert CLASSES == ("hotdog", "not-hotdog") and HOTDOG_LABEL == 0
+
+
+def test_dataset_lengths_and_labels_match_the_files(tiny_data):
+    root = os.path.join(tiny_data, "hotdog")
+    for split in ("train", "test"):
+        dataset = load_split(tiny_data, split)
+        files = {cls: sorted(os.listdir(os.path.join(root, split, cls))) for cls in CLASSES}
+        assert len(dataset) == sum(len(f) for f in files.values())
+        for path, label in dataset.items:
+            assert os.path.basename(path) in files[CLASSES[label]]
+            assert os.path.basename(os.path.dirname(path)) == CLASSES[label]
+
+
+def test_train_transform_shape_dtype_and_range(tiny_data):
+    train, _ = load_datasets(tiny_data, image_size=64)
+    x, y = train[0]
+    assert x.shape == (3, 64, 64) and x.dtype == np.float32
+    assert y in (0, 1)
+    lo = (0 - np.array(MEAN)) / np.array(STD)
+    hi = (1 - np.array(MEAN)) / np.array(STD)
+    values = x.asnumpy().reshape(3, -1)
+    assert (values.min(axis=1) >= lo - 1e-5).all() and (values.max(axis=1) <= hi + 1e-5).all()
+
+
+def test_test_transform_is_squash_resize_center_crop_normalise(tiny_data):
+    raw = load_split(tiny_data, "test")
+    image, _ = raw[0]
+    got = data.test_transform(224)(image).asnumpy()
+    # By hand: squash to 256x256 (as the chapter does), crop the centre 224, scale to [0,1], normalise.
+    resized = mx.image.imresize(image, 256, 256).asnumpy().astype(np.float32) / 255
+    crop = resized[16:240, 16:240]
+    expected = ((crop - np.array(MEAN)) / np.array(STD)).transpose(2, 0, 1)
+    assert got.shape == (3, 224, 224)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_test_transform_is_deterministic_and_train_is_random(tiny_data):
+    raw = load_split(tiny_data, "train")
+    image, _ = raw[0]
+    assert (data.test_transform(32)(image) == data.test_transform(32)(image)).asnumpy().all()
+    mx.random.seed(0)
+    a, b = data.train_transform(32)(image), data.train_transform(32)(image)
+    assert not np.allclose(a.asnumpy(), b.asnumpy())
+
+
+def test_loaders_batch_and_keep_the_last_batch(tiny_data):
+    train_loader, test_loader = make_loaders(tiny_data, batch_size=5, image_size=32)
+    sizes = [x.shape[0] for x, _ in test_loader]
+    assert sizes == [5, 3]  # 8 test images, last batch kept
+    x, y = next(iter(train_loader))
+    assert x.shape == (5, 3, 32, 32) and y.shape == (5,)
+    _, test = load_datasets(tiny_data, image_size=32)
+    assert [x.shape[0] for x, _ in make_loader(test, 5, last_batch="discard")] == [5]
+
+
+def test_loader_with_worker_processes(tiny_data):
+    train, _ = load_datasets(tiny_data, image_size=32)
+    batches = list(make_loader(train, 4, shuffle=True, num_workers=2))
+    assert sum(x.shape[0] for x, _ in batches) == len(train)
+
+
+def test_unreadable_image_is_named(tmp_path):
+    data_dir = tmp_path / "d"
+    make_synthetic_hotdog(str(data_dir / "hotdog"), n_train=2, n_test=1, seed=3, size_range=(150, 160))
+    broken = data_dir / "hotdog" / "train" / "hotdog" / "1.png"
+    broken.write_bytes(b"this is not a png")
+    dataset = load_split(str(data_dir), "train")
+    index = [i for i, (p, _) in enumerate(dataset.items) if p.endswith(os.path.join("hotdog", "1.png"))][0]
+    with pytest.raises(UnreadableImageError, match="1.png"):
+        dataset[index]
+
+
+def test_missing_dataset_says_how_to_get_it(tmp_path):
+    with pytest.raises(Exception, match="hotdog download"):
+        load_split(str(tmp_path), "train")
+
+
+def test_synthetic_generator_layout_naming_and_determinism(tmp_path):
+    sha_a = make_synthetic_hotdog(str(tmp_path / "a"), 3, 2, seed=5, zip_path=str(tmp_path / "a.zip"))
+    sha_b = make_synthetic_hotdog(str(tmp_path / "b"), 3, 2, seed=5, zip_path=str(tmp_path / "b.zip"))
+    sha_c = make_synthetic_hotdog(str(tmp_path / "c"), 3, 2, seed=6, zip_path=str(tmp_path / "c.zip"))
+    assert sha_a == sha_b != sha_c
+    for cls in CLASSES:
+        assert sorted(os.listdir(tmp_path / "a" / "train" / cls)) == ["0.png", "1.png", "2.png"]
+        assert sorted(os.listdir(tmp_path / "a" / "test" / cls)) == ["1000.png", "1001.png"]
+    sizes = set()
+    for dirpath, _, names in os.walk(tmp_path / "a"):
+        for name in names:
+            with Image.open(os.path.join(dirpath, name)) as im:
+                assert im.mode == "RGB" and 150 <= min(im.size) and max(im.size) <= 500
+                sizes.add(im.size)
+    assert len(sizes) > 5  # varied sizes and aspect ratios
+
+
+def test_show_writes_a_png(tiny_data, tmp_path):
+    out = str(tmp_path / "grid" / "samples.png")
+    assert cli.main(["show", "--data-dir", tiny_data, "--out", out, "-q"]) == 0
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.size[0] > im.size[1] > 50
+    assert not [n for n in os.listdir(tmp_path / "grid") if n != "samples.png"]
