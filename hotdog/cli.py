@@ -22,6 +22,46 @@ def _add_quiet(parser):
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info messages")
 
 
+def _add_model_args(parser, pretrained=True):
+    from .models import BACKBONES, DEFAULT_BACKBONE
+    parser.add_argument("--model", default=DEFAULT_BACKBONE, choices=list(BACKBONES),
+                        help="backbone from the Gluon model zoo; default: %(default)s")
+    if pretrained:
+        parser.add_argument("--pretrained-params", metavar="FILE",
+                            help="1000-class ImageNet weights to use instead of the model zoo's "
+                                 "(air-gapped machines; e.g. resnet18_v2-a81db45f.params)")
+
+
+def _add_device_args(parser):
+    parser.add_argument("--gpus", metavar="IDS", help="GPUs to use, e.g. 0,2; default: all GPUs, or the CPU")
+    parser.add_argument("--cpu-contexts", type=int, metavar="N",
+                        help="train data-parallel on N CPU contexts (no GPU needed)")
+
+
+def _add_eval_args(parser):
+    parser.add_argument("--image-size", type=int, default=224, metavar="S", help="crop size; default: %(default)s")
+    parser.add_argument("--batch-size", type=int, default=64, help="images per batch; default: %(default)s")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="data-loading worker processes (0 = in the main process); default: %(default)s")
+
+
+def cmd_zeroshot(args):
+    from .devices import choose_contexts, describe
+    from .imagenet import zeroshot
+    from .models import pretrained_net
+    ctx = choose_contexts(args.gpus, args.cpu_contexts)
+    net = pretrained_net(args.model, args.pretrained_params, ctx)
+    net.hybridize()
+    report = zeroshot(net, args.data_dir, image_size=args.image_size, batch_size=args.batch_size, ctx=ctx,
+                      imagenet_class=args.imagenet_class, threshold=args.threshold, num_workers=args.workers,
+                      split=args.split)
+    print("zero-shot {} on the {} split ({} images, {}): ImageNet class {} '{}', rule: {}".format(
+        args.model, args.split, report["n"], describe(ctx), report["imagenet_class"],
+        report["imagenet_class_name"], report["rule"]))
+    print("accuracy  {:.4f}\nprecision {:.4f}\nrecall    {:.4f}".format(
+        report["accuracy"], report["precision"], report["recall"]))
+
+
 def cmd_download(args):
     from .download import download_hotdog
     download_hotdog(data_dir=args.data_dir, url=args.url, sha1=args.sha1, zip_file=args.zip, force=args.force,
@@ -95,6 +135,22 @@ def build_parser():
     p.add_argument("--zip", metavar="FILE", help="also write the dataset as a zip in the real archive's layout")
     _add_quiet(p)
     p.set_defaults(func=cmd_synth)
+    p = sub.add_parser(
+        "zeroshot", help="use the untouched ImageNet net as a hotdog detector",
+        description="Evaluate the 1000-class pretrained net on hotdog / not-hotdog without training: an "
+                    "image is 'hotdog' when ImageNet's hotdog class wins the argmax (or passes --threshold).",
+        epilog="The book's exercise uses row 713, which is 'photocopier' in ImageNet-1k; 'hotdog' is 934. "
+               "Pass --imagenet-class 713 to reproduce the book verbatim.")
+    _add_data_dir(p)
+    _add_model_args(p)
+    _add_eval_args(p)
+    _add_device_args(p)
+    p.add_argument("--imagenet-class", default="hotdog", metavar="NAME|ROW",
+                   help="ImageNet class: a name, a synset or a row number; default: %(default)s (row 934)")
+    p.add_argument("--threshold", type=float, metavar="P",
+                   help="call it hotdog when that class's probability is at least P (default: when it wins the argmax)")
+    p.add_argument("--split", default="test", choices=["train", "test"], help="default: %(default)s")
+    p.set_defaults(func=cmd_zeroshot)
     return parser
 
 

@@ -102,3 +102,32 @@ def tiny_data(tmp_path_factory):
     make_synthetic_hotdog(os.path.join(str(data_dir), "hotdog"), n_train=8, n_test=4, seed=2,
                           size_range=(150, 220))
     return str(data_dir)
+
+
+PLANTED_CLASS = 934  # ImageNet's hotdog
+
+
+@pytest.fixture(scope="session")
+def pretrained_params(tmp_path_factory):
+    """A random 1000-class resnet18_v2 saved with save_parameters, with a recognisable hotdog row.
+
+    Returns (path, planted weight row, planted bias).
+    """
+    import mxnet as mx
+    import numpy as np
+    from mxnet.gluon.model_zoo.vision import get_model
+
+    mx.random.seed(0)
+    net = get_model("resnet18_v2", classes=1000)
+    net.initialize(mx.init.Xavier())
+    net(mx.nd.zeros((1, 3, 32, 32)))
+    row = np.linspace(-1, 1, 512).astype(np.float32)
+    weight = net.output.weight.data().asnumpy()
+    weight[PLANTED_CLASS] = row
+    net.output.weight.set_data(mx.nd.array(weight))
+    bias = net.output.bias.data().asnumpy()
+    bias[PLANTED_CLASS] = 0.75
+    net.output.bias.set_data(mx.nd.array(bias))
+    path = str(tmp_path_factory.mktemp("pretrained") / "resnet18_v2-random.params")
+    net.save_parameters(path)
+    return path, row, 0.75

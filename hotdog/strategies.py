@@ -1,0 +1,94 @@
+"""Training strategies: which net to build and which of its weights learn.
+
+  finetune     pretrained features + new output, everything learns (the chapter)
+  scratch      same architecture, random init, everything learns (the chapter's baseline)
+  frozen       pretrained features frozen, only the new output learns
+  partial:K    only the last K stages of features, and the output, learn
+  hotdog-init  like finetune, but the output starts from ImageNet's own hotdog classifier row
+
+Frozen means two things: the weights get no gradient (``grad_req='null'``) *and* their BatchNorm layers use
+their stored running statistics (``use_global_stats``). Without the second, a "frozen" backbone is not
+frozen, the pitfall most users hit: in training mode BatchNorm normalises with each batch's own statistics
+(so the features seen in training differ from those at test time), and with cuDNN it also overwrites the
+running mean and variance in the forward pass. (MXNet's CPU kernels update them in the backward pass,
+which a frozen prefix never gets; the first effect holds everywhere.)
+"""
+import logging
+from collections import namedtuple
+
+from mxnet.gluon import nn
+
+from . import imagenet
+from .errors import HotdogError
+from .models import DEFAULT_BACKBONE, finetune_net, get_backbone, parameter_counts, scratch_net
+
+log = logging.getLogger(__name__)
+
+# trainable_stages: how many of the last stages of `features` learn; None = all of features.
+Strategy = namedtuple("Strategy", "name pretrained trainable_stages hotdog_init")
+STRATEGY_NAMES = ("finetune", "scratch", "frozen", "partial:K", "hotdog-init")
+
+
+def parse_strategy(text, model=DEFAULT_BACKBONE):
+    """'finetune' | 'scratch' | 'frozen' | 'partial:K' | 'hotdog-init' -> Strategy."""
+    n_stages = len(get_backbone(model).stage_starts)
+    if text == "finetune":
+        return Strategy(text, True, None, False)
+    if text == "scratch":
+        return Strategy(text, False, None, False)
+    if text == "frozen":
+        return Strategy(text, True, 0, False)
+    if text == "hotdog-init":
+        return Strategy(text, True, None, True)
+    if text.startswith("partial:"):
+        try:
+            k = int(text.split(":", 1)[1])
+        except ValueError:
+            k = -1
+        if not 1 <= k <= n_stages:
+            raise HotdogError("{}: K must be a whole number from 1 to {} (the stages of {})".format(text, n_stages, model))
+        return Strategy(text, True, k, False)
+    raise HotdogError("unknown strategy {!r}; choose from {}".format(text, ", ".join(STRATEGY_NAMES)))
+
+
+def _use_running_stats(block):
+    if isinstance(block, nn.BatchNorm):
+        block._kwargs["use_global_stats"] = True
+
+
+def freeze_features(net, model, trainable_stages):
+    """Freeze all of ``net.features`` but its last ``trainable_stages`` stages (0 = all of it)."""
+    if trainable_stages is None:
+        return net
+    children = list(net.features._children.values())
+    starts = get_backbone(model).stage_starts
+    cut = starts[-trainable_stages] if trainable_stages else len(children)
+    for child in children[:cut]:
+        child.collect_params().setattr("grad_req", "null")
+        child.apply(_use_running_stats)
+    return net
+
+
+def build_net(strategy, model=DEFAULT_BACKBONE, pretrained=None, ctx=None, output_lr_mult=1.0,
+              imagenet_class=imagenet.HOTDOG_CLASS_NAME):
+    """The net for ``strategy`` (a Strategy or its text). ``pretrained``: the 1000-class ImageNet net."""
+    if isinstance(strategy, str):
+        strategy = parse_strategy(strategy, model)
+    if strategy.pretrained:
+        if pretrained is None:
+            raise HotdogError("strategy {} needs the pretrained net".format(strategy.name))
+        net = finetune_net(pretrained, model, ctx=ctx, output_lr_mult=output_lr_mult)
+        if strategy.hotdog_init:
+            imagenet.init_output_from_class(net, pretrained, imagenet_class)
+        freeze_features(net, model, strategy.trainable_stages)
+    else:
+        net = scratch_net(model, ctx=ctx)
+    trainable, frozen = parameter_counts(net)
+    log.info("built %s for %s: %s trainable, %s frozen parameters", model, strategy.name,
+             "{:,}".format(trainable), "{:,}".format(frozen))
+    return net
+
+
+def trainable_params(net):
+    """The parameters a Trainer should update (frozen ones have grad_req 'null')."""
+    return {name: p for name, p in net.collect_params().items() if p.grad_req != "null"}
