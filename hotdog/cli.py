@@ -5,6 +5,7 @@ start fast.
 """
 import argparse
 import logging
+import os
 import sys
 
 from . import __version__
@@ -60,6 +61,92 @@ def cmd_zeroshot(args):
         report["imagenet_class_name"], report["rule"]))
     print("accuracy  {:.4f}\nprecision {:.4f}\nrecall    {:.4f}".format(
         report["accuracy"], report["precision"], report["recall"]))
+
+
+def _train_config(args, strategy):
+    from .training import TrainConfig
+    return TrainConfig(
+        strategy=strategy, model=args.model, data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr, wd=args.wd, momentum=args.momentum, optimizer=args.optimizer, image_size=args.image_size,
+        workers=args.workers, seed=args.seed, lr_schedule=args.lr_schedule,
+        lr_steps=[int(s) for s in args.lr_steps.split(",") if s.strip()] if args.lr_steps else [],
+        lr_factor=args.lr_factor, warmup_epochs=args.warmup_epochs, patience=args.patience,
+        output_lr_mult=args.output_lr_mult, imagenet_class=args.imagenet_class)
+
+
+def cmd_train(args):
+    from .devices import choose_contexts
+    from .models import pretrained_net
+    from .strategies import parse_strategy
+    from .training import train
+    config = _train_config(args, args.strategy)
+    ctx = choose_contexts(args.gpus, args.cpu_contexts)
+    resuming = args.resume and os.path.exists(os.path.join(args.out, "checkpoint", "state.json"))
+    needs_pretrained = parse_strategy(config.strategy, config.model).pretrained and not resuming
+    pretrained = pretrained_net(config.model, args.pretrained_params, ctx) if needs_pretrained else None
+    result = train(config, args.out, ctx, pretrained=pretrained, resume=args.resume, quiet=args.quiet)
+    if not args.quiet:
+        best = result["best"]
+        print("done: {} (best test accuracy {:.4f} at epoch {}); history in {}".format(
+            result["model"], best["test_acc"], best["epoch"], os.path.join(args.out, "history.csv")))
+
+
+def cmd_predict(args):
+    from .devices import choose_contexts
+    from .predict import predict_images
+    results = predict_images(args.images, args.model_dir, choose_contexts(args.gpus, args.cpu_contexts))
+    failed = 0
+    for r in results:
+        if "error" in r:
+            failed += 1
+            print("{}\terror: {} ({})".format(r["path"], r["error"], r["detail"]), file=sys.stderr)
+        else:
+            print("{}\t{}\t{:.4f}".format(r["path"], r["label"], r["probability"]))
+    if failed:
+        raise HotdogError("{} of {} file(s) could not be read as images".format(failed, len(results)))
+
+
+def cmd_evaluate(args):
+    from .devices import choose_contexts
+    from .predict import evaluate_model
+    report = evaluate_model(args.model_dir, choose_contexts(args.gpus, args.cpu_contexts), data_dir=args.data_dir,
+                            batch_size=args.batch_size, num_workers=args.workers, split=args.split)
+    classes = report["classes"]
+    print("{} images in the {} split".format(report["n"], args.split))
+    print("accuracy  {:.4f}\nprecision {:.4f}\nrecall    {:.4f}   ({} is the positive class)".format(
+        report["accuracy"], report["precision"], report["recall"], classes[0]))
+    width = max(len(c) for c in classes) + 2
+    print("confusion matrix (rows: true, columns: predicted)")
+    print(" " * width + "".join(c.rjust(width) for c in classes))
+    for cls, row in zip(classes, report["confusion"]):
+        print(cls.ljust(width) + "".join(str(v).rjust(width) for v in row))
+
+
+def _add_training_args(parser):
+    from .training import LR_SCHEDULES
+    parser.add_argument("--epochs", type=int, default=5, help="default: %(default)s (the chapter)")
+    parser.add_argument("--batch-size", type=int, default=128, help="global batch, split across devices; default: %(default)s")
+    parser.add_argument("--lr", type=float, help="learning rate; default: 0.01 for pretrained strategies, 0.1 for scratch")
+    parser.add_argument("--wd", type=float, default=0.001, help="weight decay; default: %(default)s")
+    parser.add_argument("--momentum", type=float, default=0.0, help="SGD momentum; default: %(default)s (the chapter)")
+    parser.add_argument("--optimizer", default="sgd", help="any MXNet optimizer name (sgd, nag, adam...); default: %(default)s")
+    parser.add_argument("--image-size", type=int, default=224, metavar="S", help="training crop size; default: %(default)s")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="data-loading worker processes (0 = in the main process); default: %(default)s")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; default: %(default)s")
+    parser.add_argument("--lr-schedule", default="constant", choices=LR_SCHEDULES, help="default: %(default)s")
+    parser.add_argument("--lr-steps", metavar="EPOCHS",
+                        help="for --lr-schedule step: epochs after which the lr is multiplied by --lr-factor, "
+                             "e.g. 3,4; default: half and three quarters of --epochs")
+    parser.add_argument("--lr-factor", type=float, default=0.1, help="step schedule factor; default: %(default)s")
+    parser.add_argument("--warmup-epochs", type=float, default=0.0,
+                        help="linear learning-rate warmup from 0 over this many epochs; default: %(default)s")
+    parser.add_argument("--patience", type=int, metavar="N",
+                        help="stop when the test loss has not improved for N epochs; keep the best epoch's weights")
+    parser.add_argument("--output-lr-mult", type=float, default=1.0,
+                        help="learning-rate multiplier of the new output layer (later book editions: 10); default: %(default)s")
+    parser.add_argument("--imagenet-class", default="hotdog", metavar="NAME|ROW",
+                        help="ImageNet class whose weights hotdog-init reuses; default: %(default)s (row 934; the book says 713)")
 
 
 def cmd_download(args):
@@ -151,13 +238,58 @@ def build_parser():
                    help="call it hotdog when that class's probability is at least P (default: when it wins the argmax)")
     p.add_argument("--split", default="test", choices=["train", "test"], help="default: %(default)s")
     p.set_defaults(func=cmd_zeroshot)
+
+    p = sub.add_parser(
+        "train", help="train one strategy (fine-tune, scratch, frozen...)",
+        description="Train the 2-class net with one strategy on all GPUs (or the CPU), with a history, "
+                    "checkpoints after every epoch, and a model that `hotdog predict` can use.",
+        epilog="Strategies: finetune (pretrained features + new output, all learn), scratch (random init), "
+               "frozen (only the new output learns), partial:K (the last K stages and the output learn), "
+               "hotdog-init (finetune with the output started from ImageNet's hotdog row).")
+    p.add_argument("--strategy", default="finetune", metavar="NAME",
+                   help="finetune, scratch, frozen, partial:K or hotdog-init; default: %(default)s")
+    _add_data_dir(p)
+    _add_model_args(p)
+    _add_training_args(p)
+    _add_device_args(p)
+    p.add_argument("--out", default=os.path.join("runs", "train"), metavar="DIR",
+                   help="output folder (history, checkpoints, model); default: %(default)s")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    _add_quiet(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="classify images with a trained model",
+                       description="Print each image's label and probability, preprocessed like the test split.")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    p.add_argument("--model-dir", required=True, metavar="DIR", help="a `hotdog train` output folder")
+    _add_device_args(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="accuracy, precision, recall and confusion matrix of a trained model")
+    p.add_argument("--model-dir", required=True, metavar="DIR", help="a `hotdog train` output folder")
+    p.add_argument("--data-dir", metavar="DIR", help="dataset to evaluate on; default: the one it was trained on")
+    p.add_argument("--split", default="test", choices=["train", "test"], help="default: %(default)s")
+    p.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")
+    p.add_argument("--workers", type=int, default=0, help="data-loading worker processes; default: %(default)s")
+    _add_device_args(p)
+    p.set_defaults(func=cmd_evaluate)
     return parser
+
+
+class _Formatter(logging.Formatter):
+    """Info lines as plain text; warnings and errors prefixed with their level."""
+
+    def format(self, record):
+        message = record.getMessage()
+        return message if record.levelno <= logging.INFO else "{}: {}".format(record.levelname.lower(), message)
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
     logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
-                        format="%(levelname)s: %(message)s", stream=sys.stderr)
+                        handlers=[handler])
     try:
         args.func(args)
     except HotdogError as exc:

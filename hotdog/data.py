@@ -12,7 +12,7 @@ import mxnet as mx
 from mxnet.gluon.data import DataLoader
 from mxnet.gluon.data.vision import ImageFolderDataset, transforms
 
-from .errors import HotdogError
+from .errors import HotdogError, mxnet_error_summary
 from .layout import CLASSES, validate_layout
 
 # ImageNet statistics: the pretrained backbone saw inputs normalised this way.
@@ -33,7 +33,7 @@ class ImageFolder(ImageFolderDataset):
             return super().__getitem__(idx)
         except mx.base.MXNetError as exc:
             raise UnreadableImageError("cannot decode image {} ({}). Remove or replace the file.".format(
-                self.items[idx][0], str(exc).strip().splitlines()[0])) from None
+                self.items[idx][0], mxnet_error_summary(exc))) from None
 
 
 def resize_size(image_size):

@@ -17,10 +17,13 @@ import logging
 from collections import namedtuple
 
 from mxnet.gluon import nn
+from mxnet.gluon.model_zoo.vision import get_model
 
 from . import imagenet
 from .errors import HotdogError
-from .models import DEFAULT_BACKBONE, finetune_net, get_backbone, parameter_counts, scratch_net
+from .layout import CLASSES
+from .models import (DEFAULT_BACKBONE, finetune_net, get_backbone, load_params_checked, parameter_counts,
+                     scratch_net)
 
 log = logging.getLogger(__name__)
 
@@ -70,21 +73,31 @@ def freeze_features(net, model, trainable_stages):
 
 
 def build_net(strategy, model=DEFAULT_BACKBONE, pretrained=None, ctx=None, output_lr_mult=1.0,
-              imagenet_class=imagenet.HOTDOG_CLASS_NAME):
-    """The net for ``strategy`` (a Strategy or its text). ``pretrained``: the 1000-class ImageNet net."""
+              imagenet_class=imagenet.HOTDOG_CLASS_NAME, params_file=None):
+    """The net for ``strategy`` (a Strategy or its text), with its frozen parts frozen.
+
+    ``pretrained``: the 1000-class ImageNet net the pretrained strategies start from.
+    ``params_file``: instead, load a 2-class net saved by a run (resume, predict, evaluate).
+    """
     if isinstance(strategy, str):
         strategy = parse_strategy(strategy, model)
-    if strategy.pretrained:
+    if params_file:
+        net = get_model(get_backbone(model).zoo_name, classes=len(CLASSES))
+        load_params_checked(net, params_file, ctx, what="{} with {} classes".format(model, len(CLASSES)))
+        if output_lr_mult != 1.0:
+            net.output.collect_params().setattr("lr_mult", output_lr_mult)
+    elif strategy.pretrained:
         if pretrained is None:
             raise HotdogError("strategy {} needs the pretrained net".format(strategy.name))
         net = finetune_net(pretrained, model, ctx=ctx, output_lr_mult=output_lr_mult)
         if strategy.hotdog_init:
             imagenet.init_output_from_class(net, pretrained, imagenet_class)
-        freeze_features(net, model, strategy.trainable_stages)
     else:
         net = scratch_net(model, ctx=ctx)
+    freeze_features(net, model, strategy.trainable_stages)
     trainable, frozen = parameter_counts(net)
-    log.info("built %s for %s: %s trainable, %s frozen parameters", model, strategy.name,
+    # Worth saying when a net is built for training; a reloaded one (predict, evaluate) stays quiet.
+    (log.debug if params_file else log.info)("built %s for %s: %s trainable, %s frozen parameters", model, strategy.name,
              "{:,}".format(trainable), "{:,}".format(frozen))
     return net
 

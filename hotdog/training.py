@@ -1,0 +1,313 @@
+"""The training loop: data-parallel over every context, metrics kept on the devices, per-epoch history,
+atomic checkpoints, resume, learning-rate schedules, early stopping and a divergence stop.
+
+One step: ``split_and_load`` the batch across the contexts, forward and backward on each, then
+``trainer.step(batch_size)``: the kvstore sums the gradients of all contexts and the trainer divides by the
+global batch size, so the update uses the mean gradient over the whole batch whatever the split.
+"""
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field, fields
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon
+from tqdm import tqdm
+
+from . import __version__
+from .checkpoint import (atomic_save, atomic_write_json, load_checkpoint_state, save_checkpoint,
+                         write_history)
+from .data import DEFAULT_IMAGE_SIZE, load_datasets, make_loader
+from .devices import describe
+from .download import DEFAULT_DATA_DIR, show_progress
+from .errors import HotdogError
+from .layout import CLASSES
+from .models import DEFAULT_BACKBONE
+from .strategies import build_net, parse_strategy, trainable_params
+
+log = logging.getLogger(__name__)
+
+# The chapter: 0.01 when starting from pretrained weights, 0.1 from scratch.
+PRETRAINED_LR, SCRATCH_LR = 0.01, 0.1
+LR_SCHEDULES = ("constant", "step", "cosine")
+# What a resumed run must share with the run it continues (the rest, e.g. --epochs, may change).
+RESUME_KEYS = ("strategy", "model", "batch_size", "lr", "wd", "momentum", "optimizer", "image_size", "seed",
+               "lr_schedule", "lr_steps", "lr_factor", "warmup_epochs", "output_lr_mult", "imagenet_class")
+
+
+class TrainingDiverged(HotdogError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved in config.json and the checkpoints."""
+    strategy: str = "finetune"
+    model: str = DEFAULT_BACKBONE
+    data_dir: str = DEFAULT_DATA_DIR
+    epochs: int = 5
+    batch_size: int = 128
+    lr: float = None  # None: PRETRAINED_LR or SCRATCH_LR by strategy
+    wd: float = 0.001
+    momentum: float = 0.0  # the chapter's SGD has none
+    optimizer: str = "sgd"
+    image_size: int = DEFAULT_IMAGE_SIZE
+    workers: int = 0
+    seed: int = 0
+    lr_schedule: str = "constant"
+    lr_steps: list = field(default_factory=list)  # epochs after which "step" multiplies the lr by lr_factor
+    lr_factor: float = 0.1
+    warmup_epochs: float = 0.0
+    patience: int = None
+    output_lr_mult: float = 1.0
+    imagenet_class: str = "hotdog"
+
+    def __post_init__(self):
+        strategy = parse_strategy(self.strategy, self.model)  # validates the name
+        if self.lr is None:
+            self.lr = PRETRAINED_LR if strategy.pretrained else SCRATCH_LR
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise HotdogError("--lr-schedule must be one of {}".format(", ".join(LR_SCHEDULES)))
+        for name in ("epochs", "batch_size", "image_size"):
+            if getattr(self, name) < 1:
+                raise HotdogError("--{} must be at least 1".format(name.replace("_", "-")))
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def seed_everything(seed, epoch=0):
+    """Seed Python, NumPy and MXNet from (seed, epoch).
+
+    MXNet 1.x cannot save its generator's state, so every epoch reseeds instead: a resumed run draws the
+    same shuffles and augmentations as an uninterrupted one (with --workers 0).
+    """
+    value = seed * 100003 + epoch
+    random.seed(value)
+    np.random.seed(value % (2 ** 32))
+    mx.random.seed(value % (2 ** 31))
+
+
+def make_lr_scheduler(config, iters_per_epoch):
+    """An MXNet LRScheduler (counted in updates) for the config's schedule and warmup, or None."""
+    warmup = int(round(config.warmup_epochs * iters_per_epoch))
+    total = config.epochs * iters_per_epoch
+    common = dict(base_lr=config.lr, warmup_steps=warmup, warmup_begin_lr=0.0)
+    if config.lr_schedule == "cosine":
+        return mx.lr_scheduler.CosineScheduler(max_update=max(total, warmup + 1), final_lr=0.0, **common)
+    if config.lr_schedule == "step":
+        steps = config.lr_steps or [max(1, config.epochs // 2), max(1, (3 * config.epochs) // 4)]
+        updates = sorted({int(s) * iters_per_epoch for s in steps if 0 < int(s) < config.epochs})
+        if updates:
+            return mx.lr_scheduler.MultiFactorScheduler(step=updates, factor=config.lr_factor, **common)
+    if warmup:  # constant after a warmup
+        return mx.lr_scheduler.FactorScheduler(step=total + 1, factor=1.0, **common)
+    return None
+
+
+def make_trainer(net, config, contexts, iters_per_epoch, kvstore=None):
+    params = {"learning_rate": config.lr, "wd": config.wd}
+    if config.optimizer in ("sgd", "nag"):
+        params["momentum"] = config.momentum
+    scheduler = make_lr_scheduler(config, iters_per_epoch)
+    if scheduler is not None:
+        params["lr_scheduler"] = scheduler
+    if kvstore is None:  # summing gradients on the GPUs is faster there; on CPU contexts it is all host memory
+        kvstore = "device" if contexts[0].device_type == "gpu" else "local"
+    try:
+        return gluon.Trainer(trainable_params(net), config.optimizer, params, kvstore=kvstore)
+    except (ValueError, mx.base.MXNetError) as exc:
+        raise HotdogError("cannot create optimizer {!r}: {}".format(config.optimizer, exc)) from None
+
+
+def split_batch(x, y, contexts):
+    """Slices of the batch per context, plus zero sample weights for contexts left without data.
+
+    A final batch smaller than the number of contexts still gives every context a (zero-weighted) sample:
+    a context with no backward pass would keep the previous batch's gradient, which the kvstore would
+    add in (or, told to ignore it, the trainer would leave that context's weights behind).
+    """
+    n = x.shape[0]
+    used = contexts[:min(len(contexts), n)]
+    xs = gluon.utils.split_and_load(x, used, even_split=False)
+    ys = gluon.utils.split_and_load(y, used, even_split=False)
+    weights = [None] * len(used)
+    for ctx in contexts[len(used):]:
+        xs.append(x[:1].as_in_context(ctx))
+        ys.append(y[:1].as_in_context(ctx))
+        weights.append(mx.nd.zeros((1, 1), ctx=ctx))
+    return xs, ys, weights
+
+
+def train_step(net, trainer, loss_fn, x, y, contexts):
+    """One optimisation step on a batch split across ``contexts``.
+
+    Returns per-context NDArrays (loss sum, number correct), left on the devices.
+    """
+    xs, ys, weights = split_batch(x, y, contexts)
+    with autograd.record():
+        outputs = [net(xi) for xi in xs]
+        losses = [loss_fn(o, yi, w) if w is not None else loss_fn(o, yi) for o, yi, w in zip(outputs, ys, weights)]
+    autograd.backward(losses)
+    trainer.step(x.shape[0])
+    n_real = min(len(contexts), x.shape[0])
+    return [(losses[j].sum(), (outputs[j].argmax(axis=1) == ys[j].astype("float32")).sum()) for j in range(n_real)]
+
+
+class _Accumulator:
+    """Sums kept on each device; read back (one host synchronisation) only by ``result``."""
+
+    def __init__(self, contexts):
+        self.loss = [mx.nd.zeros((1,), ctx=c) for c in contexts]
+        self.correct = [mx.nd.zeros((1,), ctx=c) for c in contexts]
+        self.count = 0
+
+    def add(self, per_context, n):
+        for j, (loss, correct) in enumerate(per_context):
+            self.loss[j] += loss
+            self.correct[j] += correct
+        self.count += n
+
+    def result(self):
+        if not self.count:
+            return float("nan"), float("nan")
+        loss = sum(a.asscalar() for a in self.loss)
+        correct = sum(a.asscalar() for a in self.correct)
+        return float(loss / self.count), float(correct / self.count)
+
+
+def evaluate_loss_acc(net, loader, contexts, loss_fn):
+    """Mean loss and accuracy over ``loader`` (inference mode)."""
+    acc = _Accumulator(contexts)
+    for x, y in loader:
+        xs, ys, _ = split_batch(x, y, contexts)
+        n_real = min(len(contexts), x.shape[0])
+        outputs = [net(xi) for xi in xs[:n_real]]
+        acc.add([(loss_fn(o, yi).sum(), (o.argmax(axis=1) == yi.astype("float32")).sum())
+                 for o, yi in zip(outputs, ys[:n_real])], x.shape[0])
+    return acc.result()
+
+
+def train_epoch(net, trainer, loader, contexts, loss_fn, epoch, bar=None):
+    """One pass over ``loader``; returns (loss, accuracy, images).
+
+    The divergence check reads the *previous* batch's loss, so the host never waits for the batch it just
+    queued: the devices stay busy while a NaN is still caught one batch later.
+    """
+    acc = _Accumulator(contexts)
+    pending = None
+
+    def check(batch_index, per_context):
+        value = sum(loss.asscalar() for loss, _ in per_context)
+        if not math.isfinite(value):
+            raise TrainingDiverged("the loss became {} in epoch {}, batch {} (learning rate {:g}).".format(
+                value, epoch, batch_index + 1, trainer.learning_rate))
+
+    for i, (x, y) in enumerate(loader):
+        per_context = train_step(net, trainer, loss_fn, x, y, contexts)
+        acc.add(per_context, x.shape[0])
+        if pending is not None:
+            check(*pending)
+        pending = (i, per_context)
+        if bar is not None:
+            bar.update(x.shape[0])
+    if pending is not None:
+        check(*pending)
+    loss, accuracy = acc.result()
+    return loss, accuracy, acc.count
+
+
+def _check_resumable(saved, config):
+    different = [k for k in RESUME_KEYS if saved.get(k) != getattr(config, k)]
+    if different:
+        raise HotdogError("cannot resume: the checkpoint was made with different settings ({}). Use the same "
+                          "options, or another --out.".format(", ".join(
+                              "{}={!r} not {!r}".format(k, saved.get(k), getattr(config, k)) for k in different)))
+
+
+def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False, kvstore=None):
+    """Train ``config.strategy`` into ``out_dir``; return a summary dict (history, best epoch, paths)."""
+    os.makedirs(out_dir, exist_ok=True)
+    say = (lambda *a: None) if quiet else print
+    state = load_checkpoint_state(out_dir) if resume else None
+    if resume and state is None:
+        say("no checkpoint in {}; starting from epoch 1".format(out_dir))
+    if state is not None:
+        _check_resumable(state["config"], config)
+
+    train_set, test_set = load_datasets(config.data_dir, config.image_size)
+    train_loader = make_loader(train_set, config.batch_size, shuffle=True, num_workers=config.workers)
+    test_loader = make_loader(test_set, config.batch_size, shuffle=False, num_workers=config.workers)
+
+    net = build_net(config.strategy, config.model, pretrained=pretrained, ctx=contexts,
+                    output_lr_mult=config.output_lr_mult, imagenet_class=config.imagenet_class,
+                    params_file=state["params"] if state else None)
+    net.hybridize()
+    iters_per_epoch = len(train_loader)
+    trainer = make_trainer(net, config, contexts, iters_per_epoch, kvstore)
+    if state is not None:
+        trainer.load_states(state["states"])
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+
+    history = state["history"] if state else []
+    best = state.get("best") if state else None
+    start = state["epoch"] if state else 0
+    say("training {} ({}) on {} for epochs {}..{}: {} train / {} test images, batch {}, lr {:g}".format(
+        config.strategy, config.model, describe(contexts), start + 1, config.epochs, len(train_set),
+        len(test_set), config.batch_size, config.lr))
+    stopped_early = False
+    for epoch in range(start + 1, config.epochs + 1):
+        seed_everything(config.seed, epoch)
+        lr = trainer.learning_rate
+        tic = time.time()
+        with tqdm(total=len(train_set), unit="img", leave=False, desc="epoch {}".format(epoch),
+                  disable=not show_progress(quiet)) as bar:
+            try:
+                train_loss, train_acc, n_images = train_epoch(net, trainer, train_loader, contexts, loss_fn,
+                                                              epoch, bar)
+            except TrainingDiverged as exc:
+                kept = ("the last good checkpoint (epoch {}) is kept in {}".format(start if not history else
+                        history[-1]["epoch"], os.path.join(out_dir, "checkpoint")) if history else
+                        "no epoch completed, so there is no checkpoint")
+                raise TrainingDiverged("training diverged: {} Stopped; {}. Try a lower --lr.".format(exc, kept)) from None
+        train_seconds = time.time() - tic
+        test_loss, test_acc = evaluate_loss_acc(net, test_loader, contexts, loss_fn)
+        record = {"epoch": epoch, "stage": 1, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
+                  "test_loss": test_loss, "test_acc": test_acc, "seconds": time.time() - tic,
+                  "train_images_per_sec": n_images / train_seconds if train_seconds > 0 else float("nan")}
+        history.append(record)
+        say("epoch {}/{}  train loss {:.4f} acc {:.3f}  test loss {:.4f} acc {:.3f}  {:.1f}s  {:.1f} img/s".format(
+            epoch, config.epochs, train_loss, train_acc, test_loss, test_acc, record["seconds"],
+            record["train_images_per_sec"]))
+        if best is None or test_loss < best["test_loss"]:
+            best = {"epoch": epoch, "test_loss": test_loss, "test_acc": test_acc}
+            atomic_save(net.save_parameters, os.path.join(out_dir, "best.params"))
+        save_checkpoint(out_dir, epoch, net, trainer, {"history": history, "best": best, "config": asdict(config)})
+        write_history(out_dir, history)
+        if config.patience and epoch - best["epoch"] >= config.patience:
+            say("early stop: test loss has not improved for {} epochs (best: epoch {})".format(
+                config.patience, best["epoch"]))
+            stopped_early = True
+            break
+
+    model_path = os.path.join(out_dir, "model.params")
+    if config.patience and best is not None:
+        net.load_parameters(os.path.join(out_dir, "best.params"), ctx=contexts)
+    atomic_save(net.save_parameters, model_path)
+    write_model_config(out_dir, config, best)
+    return {"history": history, "best": best, "stopped_early": stopped_early, "model": model_path,
+            "contexts": [str(c) for c in contexts]}
+
+
+def write_model_config(out_dir, config, best=None):
+    """config.json: what `predict` and `evaluate` need to rebuild the net without the command line."""
+    atomic_write_json(os.path.join(out_dir, "config.json"), {
+        "hotdog_version": __version__, "model": config.model, "strategy": config.strategy,
+        "classes": list(CLASSES), "image_size": config.image_size, "data_dir": config.data_dir,
+        "train": asdict(config), "best": best,
+    })
