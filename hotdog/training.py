@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 PRETRAINED_LR, SCRATCH_LR = 0.01, 0.1
 LR_SCHEDULES = ("constant", "step", "cosine")
 # What a resumed run must share with the run it continues (the rest, e.g. --epochs, may change).
-RESUME_KEYS = ("strategy", "model", "batch_size", "lr", "wd", "momentum", "optimizer", "image_size", "seed",
+# (--lr may change too, for the constant schedule: the way out of a diverged run.)
+RESUME_KEYS = ("strategy", "model", "batch_size", "wd", "momentum", "optimizer", "image_size", "seed",
                "lr_schedule", "lr_steps", "lr_factor", "warmup_epochs", "output_lr_mult", "imagenet_class")
 
 
@@ -224,10 +225,19 @@ def train_epoch(net, trainer, loader, contexts, loss_fn, epoch, bar=None):
 
 def _check_resumable(saved, config):
     different = [k for k in RESUME_KEYS if saved.get(k) != getattr(config, k)]
+    if saved.get("lr") != config.lr and (config.lr_schedule != "constant" or config.warmup_epochs):
+        different.append("lr")
     if different:
         raise HotdogError("cannot resume: the checkpoint was made with different settings ({}). Use the same "
                           "options, or another --out.".format(", ".join(
                               "{}={!r} not {!r}".format(k, saved.get(k), getattr(config, k)) for k in different)))
+
+
+def _kept(out_dir, history):
+    if not history:
+        return "no epoch completed, so there is no checkpoint"
+    return "the last good checkpoint (epoch {}) is kept in {}; resume from it with --resume and a lower --lr".format(
+        history[-1]["epoch"], os.path.join(out_dir, "checkpoint"))
 
 
 def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False, kvstore=None):
@@ -244,6 +254,7 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
     train_loader = make_loader(train_set, config.batch_size, shuffle=True, num_workers=config.workers)
     test_loader = make_loader(test_set, config.batch_size, shuffle=False, num_workers=config.workers)
 
+    seed_everything(config.seed)  # the new output layer's (or the scratch net's) initialisation
     net = build_net(config.strategy, config.model, pretrained=pretrained, ctx=contexts,
                     output_lr_mult=config.output_lr_mult, imagenet_class=config.imagenet_class,
                     params_file=state["params"] if state else None)
@@ -252,6 +263,9 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
     trainer = make_trainer(net, config, contexts, iters_per_epoch, kvstore)
     if state is not None:
         trainer.load_states(state["states"])
+        if trainer.learning_rate != config.lr:  # resumed with a new --lr (constant schedule only)
+            say("resuming with learning rate {:g} (was {:g})".format(config.lr, trainer.learning_rate))
+            trainer.set_learning_rate(config.lr)
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
 
     history = state["history"] if state else []
@@ -271,12 +285,13 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
                 train_loss, train_acc, n_images = train_epoch(net, trainer, train_loader, contexts, loss_fn,
                                                               epoch, bar)
             except TrainingDiverged as exc:
-                kept = ("the last good checkpoint (epoch {}) is kept in {}".format(start if not history else
-                        history[-1]["epoch"], os.path.join(out_dir, "checkpoint")) if history else
-                        "no epoch completed, so there is no checkpoint")
-                raise TrainingDiverged("training diverged: {} Stopped; {}. Try a lower --lr.".format(exc, kept)) from None
+                raise TrainingDiverged("training diverged: {} Stopped; {}.".format(
+                    exc, _kept(out_dir, history))) from None
         train_seconds = time.time() - tic
         test_loss, test_acc = evaluate_loss_acc(net, test_loader, contexts, loss_fn)
+        if not math.isfinite(test_loss):  # weights blew up without a NaN training loss: not a good checkpoint
+            raise TrainingDiverged("training diverged: the test loss became {} after epoch {} (learning rate "
+                                   "{:g}). Stopped; {}.".format(test_loss, epoch, lr, _kept(out_dir, history)))
         record = {"epoch": epoch, "stage": 1, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
                   "test_loss": test_loss, "test_acc": test_acc, "seconds": time.time() - tic,
                   "train_images_per_sec": n_images / train_seconds if train_seconds > 0 else float("nan")}
