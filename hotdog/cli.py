@@ -78,13 +78,14 @@ def cmd_train(args):
     from .devices import choose_contexts
     from .models import pretrained_net
     from .strategies import parse_strategy
-    from .training import train
+    from .training import run_strategy
     config = _train_config(args, args.strategy)
     ctx = choose_contexts(args.gpus, args.cpu_contexts)
-    resuming = args.resume and os.path.exists(os.path.join(args.out, "checkpoint", "state.json"))
+    resuming = args.resume and any(os.path.exists(os.path.join(args.out, sub, "checkpoint", "state.json"))
+                                   for sub in ("", "stage1"))
     needs_pretrained = parse_strategy(config.strategy, config.model).pretrained and not resuming
     pretrained = pretrained_net(config.model, args.pretrained_params, ctx) if needs_pretrained else None
-    result = train(config, args.out, ctx, pretrained=pretrained, resume=args.resume, quiet=args.quiet)
+    result = run_strategy(config, args.out, ctx, pretrained=pretrained, resume=args.resume, quiet=args.quiet)
     if not args.quiet:
         best = result["best"]
         print("done: {} (best test accuracy {:.4f} at epoch {}); history in {}".format(
@@ -122,15 +123,24 @@ def cmd_evaluate(args):
         print(cls.ljust(width) + "".join(str(v).rjust(width) for v in row))
 
 
-def _add_training_args(parser):
+def _add_training_args(parser, compare=False):
     from .training import LR_SCHEDULES
-    parser.add_argument("--epochs", type=int, default=5, help="default: %(default)s (the chapter)")
-    parser.add_argument("--batch-size", type=int, default=128, help="global batch, split across devices; default: %(default)s")
-    parser.add_argument("--lr", type=float, help="learning rate; default: 0.01 for pretrained strategies, 0.1 for scratch")
+    demo = " (--demo: {})" if compare else ""
+    parser.add_argument("--epochs", type=int, default=None if compare else 5,
+                        help="default: 5, the chapter" + demo.format(5))
+    parser.add_argument("--batch-size", type=int, default=None if compare else 128,
+                        help="global batch, split across devices; default: 128" + demo.format(16))
+    if compare:
+        parser.add_argument("--lr", metavar="STRATEGY=LR,...",
+                            help="per-strategy learning rates, e.g. finetune=0.02,scratch=0.2; default: 0.01 for "
+                                 "pretrained strategies (two-stage: 0.01 then 0.001), 0.1 for scratch")
+    else:
+        parser.add_argument("--lr", type=float, help="learning rate; default: 0.01 for pretrained strategies, 0.1 for scratch")
     parser.add_argument("--wd", type=float, default=0.001, help="weight decay; default: %(default)s")
     parser.add_argument("--momentum", type=float, default=0.0, help="SGD momentum; default: %(default)s (the chapter)")
     parser.add_argument("--optimizer", default="sgd", help="any MXNet optimizer name (sgd, nag, adam...); default: %(default)s")
-    parser.add_argument("--image-size", type=int, default=224, metavar="S", help="training crop size; default: %(default)s")
+    parser.add_argument("--image-size", type=int, default=None if compare else 224, metavar="S",
+                        help="training crop size; default: 224" + demo.format(48))
     parser.add_argument("--workers", type=int, default=0,
                         help="data-loading worker processes (0 = in the main process); default: %(default)s")
     parser.add_argument("--seed", type=int, default=0, help="random seed; default: %(default)s")
@@ -147,6 +157,47 @@ def _add_training_args(parser):
                         help="learning-rate multiplier of the new output layer (later book editions: 10); default: %(default)s")
     parser.add_argument("--imagenet-class", default="hotdog", metavar="NAME|ROW",
                         help="ImageNet class whose weights hotdog-init reuses; default: %(default)s (row 934; the book says 713)")
+
+
+def cmd_compare(args):
+    from .compare import DEFAULT_STRATEGIES, compare, parse_lr_overrides
+    from .devices import choose_contexts
+    strategies = [x.strip() for x in args.strategies.split(",") if x.strip()] if args.strategies else list(DEFAULT_STRATEGIES)
+    lrs = parse_lr_overrides(args.lr)
+    ctx = choose_contexts(args.gpus, args.cpu_contexts)
+    if args.demo:
+        from dataclasses import replace
+
+        from .demo import SMOKE_SETTINGS, DemoSettings, run_demo
+        settings = DemoSettings(model=args.model, seed=args.seed)
+        if args.demo_size == "tiny":
+            settings = replace(settings, **SMOKE_SETTINGS)
+        overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
+                                       ("image_size", args.image_size)) if v is not None}
+        # The other training options apply to the demo's comparison as they would to a real one.
+        training = {k: getattr(args, k) for k in ("wd", "momentum", "optimizer", "workers", "lr_schedule",
+                                                  "lr_factor", "warmup_epochs", "patience", "output_lr_mult")}
+        training["lr_steps"] = [int(x) for x in args.lr_steps.split(",") if x.strip()] if args.lr_steps else []
+        run_demo(args.out, ctx, strategies, replace(settings, **overrides), root=args.demo_root,
+                 lr_overrides=lrs, quiet=args.quiet, training=training)
+        return
+    from .data import dataset_root
+    from .models import pretrained_net
+    from .strategies import parse_strategy
+    try:
+        dataset_root(args.data_dir)
+    except HotdogError:  # no dataset yet: fetch the chapter's (verified, idempotent)
+        from .download import download_hotdog
+        download_hotdog(data_dir=args.data_dir, quiet=args.quiet)
+    args.epochs = 5 if args.epochs is None else args.epochs
+    args.batch_size = 128 if args.batch_size is None else args.batch_size
+    args.image_size = 224 if args.image_size is None else args.image_size
+    args.lr = None
+    base = _train_config(args, "finetune")
+    needs_pretrained = any(parse_strategy(name, args.model).pretrained for name in strategies)
+    pretrained = pretrained_net(args.model, args.pretrained_params, ctx) if needs_pretrained else None
+    compare(strategies, base, args.out, ctx, pretrained=pretrained, lr_overrides=lrs, quiet=args.quiet,
+            resume=args.resume, pretrained_note=args.pretrained_params or "Gluon model zoo (ImageNet)")
 
 
 def cmd_download(args):
@@ -245,9 +296,11 @@ def build_parser():
                     "checkpoints after every epoch, and a model that `hotdog predict` can use.",
         epilog="Strategies: finetune (pretrained features + new output, all learn), scratch (random init), "
                "frozen (only the new output learns), partial:K (the last K stages and the output learn), "
-               "hotdog-init (finetune with the output started from ImageNet's hotdog row).")
+               "hotdog-init (finetune with the output started from ImageNet's hotdog row), two-stage[:K] (train "
+               "the output on the frozen backbone for half the epochs, then unfreeze all of it, or its last K "
+               "stages, at a tenth of the learning rate).")
     p.add_argument("--strategy", default="finetune", metavar="NAME",
-                   help="finetune, scratch, frozen, partial:K or hotdog-init; default: %(default)s")
+                   help="finetune, scratch, frozen, partial:K, hotdog-init or two-stage[:K]; default: %(default)s")
     _add_data_dir(p)
     _add_model_args(p)
     _add_training_args(p)
@@ -257,6 +310,31 @@ def build_parser():
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     _add_quiet(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "compare", help="the chapter's comparison: fine-tune vs scratch (and other strategies)",
+        description="Train several strategies side by side and write OUT/results.json, results.md, curves.png "
+                    "and samples.png. By default: the chapter's data (downloaded if missing) and the ImageNet "
+                    "resnet18_v2, finetune (lr 0.01) vs scratch (lr 0.1), 5 epochs, batch 128, all GPUs.",
+        epilog="--demo needs no network and no files: it generates a synthetic hotdog set and a synthetic "
+               "source task, pretrains on the source (cached in --demo-root) and compares at 48 px; a few "
+               "minutes on a 2-core CPU. Strategies: finetune, scratch, frozen, partial:K, hotdog-init, "
+               "two-stage[:K] (see `hotdog train --help`).")
+    p.add_argument("--strategies", metavar="LIST", help="comma-separated strategies; default: finetune,scratch")
+    _add_data_dir(p)
+    _add_model_args(p)
+    _add_training_args(p, compare=True)
+    _add_device_args(p)
+    p.add_argument("--out", default=os.path.join("runs", "compare"), metavar="DIR",
+                   help="output folder, one subfolder per strategy; default: %(default)s")
+    p.add_argument("--resume", action="store_true", help="continue each strategy from its last checkpoint")
+    p.add_argument("--demo", action="store_true", help="offline demo on synthetic data (no network, no files)")
+    p.add_argument("--demo-size", default="standard", choices=["standard", "tiny"],
+                   help="tiny: a seconds-long smoke run of the demo (too small to show anything); default: %(default)s")
+    p.add_argument("--demo-root", default=os.path.join("data", "demo"), metavar="DIR",
+                   help="where the demo keeps its generated data and source-pretrained weights; default: %(default)s")
+    _add_quiet(p)
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("predict", help="classify images with a trained model",
                        description="Print each image's label and probability, preprocessed like the test split.")

@@ -41,9 +41,13 @@ def resize_size(image_size):
     return int(round(image_size * 256 / 224))
 
 
-def train_transform(image_size=DEFAULT_IMAGE_SIZE):
+# RandomResizedCrop's default area range: a crop covers 8% to 100% of the image.
+CHAPTER_CROP_SCALE = (0.08, 1.0)
+
+
+def train_transform(image_size=DEFAULT_IMAGE_SIZE, crop_scale=CHAPTER_CROP_SCALE):
     return transforms.Compose([
-        transforms.RandomResizedCrop(image_size),
+        transforms.RandomResizedCrop(image_size, scale=tuple(crop_scale)),
         transforms.RandomFlipLeftRight(),
         transforms.ToTensor(),
         transforms.Normalize(MEAN, STD),
@@ -79,9 +83,9 @@ def load_split(data_dir, split, classes=CLASSES):
     return dataset
 
 
-def load_datasets(data_dir, image_size=DEFAULT_IMAGE_SIZE, classes=CLASSES):
+def load_datasets(data_dir, image_size=DEFAULT_IMAGE_SIZE, classes=CLASSES, crop_scale=CHAPTER_CROP_SCALE):
     """Train and test datasets with the chapter's transforms applied to the images."""
-    train = load_split(data_dir, "train", classes).transform_first(train_transform(image_size))
+    train = load_split(data_dir, "train", classes).transform_first(train_transform(image_size, crop_scale))
     test = load_split(data_dir, "test", classes).transform_first(test_transform(image_size))
     return train, test
 

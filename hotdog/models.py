@@ -101,15 +101,16 @@ def load_params_checked(net, path, ctx=None, what="the network"):
     return net
 
 
-def pretrained_net(name=DEFAULT_BACKBONE, params_file=None, ctx=None):
-    """The 1000-class ImageNet net: from ``params_file`` if given, else from the model zoo (cache or download).
+def pretrained_net(name=DEFAULT_BACKBONE, params_file=None, ctx=None, classes=IMAGENET_CLASSES):
+    """The ImageNet net: from ``params_file`` if given, else from the model zoo (cache or download).
 
-    The zoo honours ``MXNET_HOME`` (cache) and ``MXNET_GLUON_REPO`` (mirror).
+    The zoo honours ``MXNET_HOME`` (cache) and ``MXNET_GLUON_REPO`` (mirror). ``classes``: the number of
+    classes the params file was trained on (1000 for ImageNet; the offline demo's source task has fewer).
     """
     backbone = get_backbone(name)
     if params_file:
-        net = get_model(backbone.zoo_name, classes=IMAGENET_CLASSES)
-        return load_params_checked(net, params_file, ctx, what="{} with {} classes".format(name, IMAGENET_CLASSES))
+        net = get_model(backbone.zoo_name, classes=classes)
+        return load_params_checked(net, params_file, ctx, what="{} with {} classes".format(name, classes))
     chatter = io.StringIO()
     try:
         # The zoo prints every retry to stdout; keep that out of the user's way and say it once.

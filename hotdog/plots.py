@@ -1,4 +1,4 @@
-"""Pictures: the chapter's 2x8 data grid (and, later, learning curves). Agg backend: no display needed."""
+"""Pictures: the chapter's 2x8 data grid and the learning curves. Agg backend: no display needed."""
 import os
 
 import matplotlib
@@ -45,3 +45,31 @@ def save_data_samples(data_dir, out, n=8):
     images += [train[i][0].asnumpy() for i in not_hotdogs] + [None] * (n - len(not_hotdogs))
     titles = [CLASSES[HOTDOG_LABEL]] * n + [CLASSES[NOT_HOTDOG_LABEL]] * n
     return save_figure(image_grid(images, 2, n, titles), out)
+
+
+def save_curves(results, out):
+    """Test accuracy and training loss per epoch for every strategy, on shared axes.
+
+    Two-stage runs get a dotted line where stage 2 begins.
+    """
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    for i, row in enumerate(r for r in results["strategies"] if r["history"]):
+        color = "C{}".format(i % 10)
+        epochs = [h["epoch"] for h in row["history"]]
+        acc_ax.plot(epochs, [h["test_acc"] for h in row["history"]], "o-", color=color, label=row["name"])
+        loss_ax.plot(epochs, [h["train_loss"] for h in row["history"]], "o-", color=color, label=row["name"])
+        if row.get("stage2_epoch"):
+            for ax in (acc_ax, loss_ax):
+                ax.axvline(row["stage2_epoch"] - 0.5, color=color, linestyle=":", alpha=0.8)
+            acc_ax.annotate("{}: stage 2".format(row["name"]), (row["stage2_epoch"] - 0.5, acc_ax.get_ylim()[0]),
+                            fontsize=7, color=color, rotation=90, va="bottom")
+    acc_ax.set(title="test accuracy", xlabel="epoch", ylabel="accuracy")
+    loss_ax.set(title="training loss", xlabel="epoch", ylabel="loss")
+    for ax in (acc_ax, loss_ax):
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    if results.get("synthetic"):
+        fig.suptitle("synthetic data and synthetic pretraining (offline demo)", fontsize=9)
+    return save_figure(fig, out)

@@ -5,6 +5,8 @@
   frozen       pretrained features frozen, only the new output learns
   partial:K    only the last K stages of features, and the output, learn
   hotdog-init  like finetune, but the output starts from ImageNet's own hotdog classifier row
+  two-stage    the Keras/fastai recipe: train the new output on the frozen backbone, then unfreeze all of it
+               (two-stage:K: its last K stages) and go on at a tenth of the learning rate
 
 Frozen means two things: the weights get no gradient (``grad_req='null'``) *and* their BatchNorm layers use
 their stored running statistics (``use_global_stats``). Without the second, a "frozen" backbone is not
@@ -28,29 +30,38 @@ from .models import (DEFAULT_BACKBONE, finetune_net, get_backbone, load_params_c
 log = logging.getLogger(__name__)
 
 # trainable_stages: how many of the last stages of `features` learn; None = all of features.
-Strategy = namedtuple("Strategy", "name pretrained trainable_stages hotdog_init")
-STRATEGY_NAMES = ("finetune", "scratch", "frozen", "partial:K", "hotdog-init")
+# stage2: for two-stage training, the strategy of the second stage (the first is "frozen").
+Strategy = namedtuple("Strategy", "name pretrained trainable_stages hotdog_init stage2")
+STRATEGY_NAMES = ("finetune", "scratch", "frozen", "partial:K", "hotdog-init", "two-stage", "two-stage:K")
+
+
+def _stage_count(text, model):
+    n_stages = len(get_backbone(model).stage_starts)
+    try:
+        k = int(text.split(":", 1)[1])
+    except ValueError:
+        k = -1
+    if not 1 <= k <= n_stages:
+        raise HotdogError("{}: K must be a whole number from 1 to {} (the stages of {})".format(text, n_stages, model))
+    return k
 
 
 def parse_strategy(text, model=DEFAULT_BACKBONE):
-    """'finetune' | 'scratch' | 'frozen' | 'partial:K' | 'hotdog-init' -> Strategy."""
-    n_stages = len(get_backbone(model).stage_starts)
+    """A strategy's name (see STRATEGY_NAMES) -> Strategy."""
     if text == "finetune":
-        return Strategy(text, True, None, False)
+        return Strategy(text, True, None, False, None)
     if text == "scratch":
-        return Strategy(text, False, None, False)
+        return Strategy(text, False, None, False, None)
     if text == "frozen":
-        return Strategy(text, True, 0, False)
+        return Strategy(text, True, 0, False, None)
     if text == "hotdog-init":
-        return Strategy(text, True, None, True)
+        return Strategy(text, True, None, True, None)
     if text.startswith("partial:"):
-        try:
-            k = int(text.split(":", 1)[1])
-        except ValueError:
-            k = -1
-        if not 1 <= k <= n_stages:
-            raise HotdogError("{}: K must be a whole number from 1 to {} (the stages of {})".format(text, n_stages, model))
-        return Strategy(text, True, k, False)
+        return Strategy(text, True, _stage_count(text, model), False, None)
+    if text == "two-stage":
+        return Strategy(text, True, 0, False, "finetune")
+    if text.startswith("two-stage:"):
+        return Strategy(text, True, 0, False, "partial:{}".format(_stage_count(text, model)))
     raise HotdogError("unknown strategy {!r}; choose from {}".format(text, ", ".join(STRATEGY_NAMES)))
 
 

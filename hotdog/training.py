@@ -10,7 +10,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import mxnet as mx
 import numpy as np
@@ -18,7 +18,7 @@ from mxnet import autograd, gluon
 from tqdm import tqdm
 
 from . import __version__
-from .checkpoint import (atomic_save, atomic_write_json, load_checkpoint_state, save_checkpoint,
+from .checkpoint import (atomic_save, atomic_write_bytes, atomic_write_json, load_checkpoint_state, save_checkpoint,
                          write_history)
 from .data import DEFAULT_IMAGE_SIZE, load_datasets, make_loader
 from .devices import describe
@@ -240,8 +240,13 @@ def _kept(out_dir, history):
         history[-1]["epoch"], os.path.join(out_dir, "checkpoint"))
 
 
-def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False, kvstore=None):
-    """Train ``config.strategy`` into ``out_dir``; return a summary dict (history, best epoch, paths)."""
+def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False, kvstore=None, init_params=None,
+          stage=1):
+    """Train ``config.strategy`` into ``out_dir``; return a summary dict (history, best epoch, paths).
+
+    ``init_params``: start from a 2-class model saved by an earlier run (two-stage training's second
+    stage) instead of ``pretrained``; ``stage`` is recorded in the history.
+    """
     os.makedirs(out_dir, exist_ok=True)
     say = (lambda *a: None) if quiet else print
     state = load_checkpoint_state(out_dir) if resume else None
@@ -257,7 +262,7 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
     seed_everything(config.seed)  # the new output layer's (or the scratch net's) initialisation
     net = build_net(config.strategy, config.model, pretrained=pretrained, ctx=contexts,
                     output_lr_mult=config.output_lr_mult, imagenet_class=config.imagenet_class,
-                    params_file=state["params"] if state else None)
+                    params_file=state["params"] if state else init_params)
     net.hybridize()
     iters_per_epoch = len(train_loader)
     trainer = make_trainer(net, config, contexts, iters_per_epoch, kvstore)
@@ -292,7 +297,7 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
         if not math.isfinite(test_loss):  # weights blew up without a NaN training loss: not a good checkpoint
             raise TrainingDiverged("training diverged: the test loss became {} after epoch {} (learning rate "
                                    "{:g}). Stopped; {}.".format(test_loss, epoch, lr, _kept(out_dir, history)))
-        record = {"epoch": epoch, "stage": 1, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
+        record = {"epoch": epoch, "stage": stage, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
                   "test_loss": test_loss, "test_acc": test_acc, "seconds": time.time() - tic,
                   "train_images_per_sec": n_images / train_seconds if train_seconds > 0 else float("nan")}
         history.append(record)
@@ -317,6 +322,44 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
     write_model_config(out_dir, config, best)
     return {"history": history, "best": best, "stopped_early": stopped_early, "model": model_path,
             "contexts": [str(c) for c in contexts]}
+
+
+def train_two_stage(config, out_dir, contexts, pretrained=None, resume=False, quiet=False, kvstore=None):
+    """Stage 1: only the new output learns (backbone frozen), for half the epochs at ``config.lr``.
+    Stage 2: from stage 1's model, unfreeze the backbone (all of it, or its last K stages) and train the
+    other half at a tenth of the learning rate. Each stage keeps its own checkpoints in OUT/stage1 and
+    OUT/stage2; OUT holds the merged history (with a ``stage`` column) and the final model.
+    """
+    stage2 = parse_strategy(config.strategy, config.model).stage2
+    epochs1 = max(1, config.epochs // 2)
+    epochs2 = config.epochs - epochs1
+    first = train(replace(config, strategy="frozen", epochs=epochs1), os.path.join(out_dir, "stage1"), contexts,
+                  pretrained=pretrained, resume=resume, quiet=quiet, kvstore=kvstore, stage=1)
+    history, best, last = list(first["history"]), first["best"], first
+    final_config = replace(config, strategy="frozen")
+    if epochs2:
+        final_config = replace(config, strategy=stage2, epochs=epochs2, lr=config.lr / 10)
+        if not quiet:
+            print("stage 2: unfreezing ({}), learning rate {:g}".format(stage2, final_config.lr))
+        last = train(final_config, os.path.join(out_dir, "stage2"), contexts, resume=resume, quiet=quiet,
+                     kvstore=kvstore, init_params=first["model"], stage=2)
+        for record in last["history"]:
+            history.append(dict(record, epoch=record["epoch"] + epochs1))
+        if last["best"]["test_loss"] < best["test_loss"]:
+            best = dict(last["best"], epoch=last["best"]["epoch"] + epochs1)
+    write_history(out_dir, history)
+    model_path = os.path.join(out_dir, "model.params")
+    with open(last["model"], "rb") as f:
+        atomic_write_bytes(model_path, f.read())
+    write_model_config(out_dir, final_config, best)
+    return dict(last, history=history, best=best, model=model_path, stage2_epoch=epochs1 + 1 if epochs2 else None)
+
+
+def run_strategy(config, out_dir, contexts, pretrained=None, resume=False, quiet=False, kvstore=None):
+    """Train any strategy, two-stage included."""
+    if parse_strategy(config.strategy, config.model).stage2:
+        return train_two_stage(config, out_dir, contexts, pretrained, resume, quiet, kvstore)
+    return train(config, out_dir, contexts, pretrained=pretrained, resume=resume, quiet=quiet, kvstore=kvstore)
 
 
 def write_model_config(out_dir, config, best=None):
