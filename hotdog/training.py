@@ -70,6 +70,8 @@ class TrainConfig:
         strategy = parse_strategy(self.strategy, self.model)  # validates the name
         if self.lr is None:
             self.lr = PRETRAINED_LR if strategy.pretrained else SCRATCH_LR
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise HotdogError("the learning rate must be a positive number (got {})".format(self.lr))
         if self.lr_schedule not in LR_SCHEDULES:
             raise HotdogError("--lr-schedule must be one of {}".format(", ".join(LR_SCHEDULES)))
         for name in ("epochs", "batch_size", "image_size"):

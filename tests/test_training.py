@@ -152,6 +152,14 @@ def test_early_stopping_keeps_the_best_epoch(tiny_data, tmp_path):
         np.testing.assert_array_equal(model[name].asnumpy(), kept[name].asnumpy())
 
 
+def test_bad_settings_are_refused():
+    for bad in (dict(lr=0), dict(lr=float("nan")), dict(epochs=0), dict(lr_schedule="linear"),
+                dict(strategy="partial:9")):
+        with pytest.raises(Exception) as info:
+            TrainConfig(**dict(dict(strategy="scratch"), **bad))
+        assert "Traceback" not in str(info.value)
+
+
 def test_lr_schedules_with_warmup():
     config = TrainConfig(strategy="scratch", lr=0.1, epochs=4, lr_schedule="cosine", warmup_epochs=1)
     cosine = make_lr_scheduler(config, iters_per_epoch=10)

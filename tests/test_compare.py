@@ -1,0 +1,147 @@
+"""compare, two-stage training and the offline demo, at tiny sizes."""
+import json
+import os
+from dataclasses import replace
+
+import mxnet as mx
+import pytest
+from PIL import Image
+
+from hotdog import cli
+from hotdog.compare import SCHEMA, compare, parse_lr_overrides
+from hotdog.demo import SMOKE_SETTINGS, DemoSettings, run_demo
+from hotdog.models import pretrained_net
+from hotdog.training import TrainConfig, run_strategy
+
+RESULT_KEYS = {"name", "status", "error", "lr", "out_dir", "final_test_acc", "best_test_acc", "best_epoch",
+               "final_train_loss", "total_seconds", "train_images_per_sec", "stage2_epoch", "history"}
+
+
+@pytest.fixture(scope="module")
+def pretrained(pretrained_params):
+    return pretrained_net(params_file=pretrained_params[0])
+
+
+def base_config(data_dir, **overrides):
+    values = dict(strategy="finetune", data_dir=data_dir, epochs=1, batch_size=8, image_size=32)
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def assert_png(path):
+    with Image.open(path) as im:
+        im.verify()
+        assert im.format == "PNG"
+
+
+def test_compare_writes_results_table_and_plots(tiny_data, pretrained, tmp_path, capsys):
+    out = str(tmp_path)
+    results = compare(["finetune", "scratch"], base_config(tiny_data), out, [mx.cpu()], pretrained=pretrained)
+    with open(os.path.join(out, "results.json")) as f:
+        saved = json.load(f)
+    assert saved == json.loads(json.dumps(results))
+    assert saved["schema"] == SCHEMA and saved["synthetic"] is False and saved["devices"] == ["cpu(0)"]
+    assert saved["settings"]["epochs"] == 1 and "lr" not in saved["settings"]
+    names = [row["name"] for row in saved["strategies"]]
+    assert names == ["finetune", "scratch"]
+    for row in saved["strategies"]:
+        assert set(row) == RESULT_KEYS and row["status"] == "ok"
+        assert 0 <= row["final_test_acc"] <= 1 and len(row["history"]) == 1
+        assert os.path.exists(os.path.join(out, row["out_dir"], "model.params"))
+    assert [row["lr"] for row in saved["strategies"]] == [0.01, 0.1]  # the chapter's learning rates
+    markdown = (tmp_path / "results.md").read_text()
+    assert "| strategy | final acc |" in markdown and "| finetune |" in markdown and "| scratch |" in markdown
+    for png in ("curves.png", "samples.png"):
+        assert_png(os.path.join(out, png))
+    printed = capsys.readouterr().out
+    assert "strategy" in printed and "final acc" in printed
+
+
+def test_a_failing_strategy_is_reported_and_the_others_survive(tiny_data, pretrained, tmp_path):
+    # Batches of 4: enough updates at lr 1e12 for the weights to blow up within the epoch.
+    results = compare(["scratch", "finetune"], base_config(tiny_data, batch_size=4), str(tmp_path), [mx.cpu()],
+                      pretrained=pretrained, lr_overrides={"scratch": 1e12}, quiet=True)
+    scratch, finetune = results["strategies"]
+    assert scratch["status"] == "failed" and "diverged" in scratch["error"]
+    assert finetune["status"] == "ok" and finetune["history"]
+    assert os.path.exists(tmp_path / "scratch" / "error.log")
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert [r["status"] for r in saved["strategies"]] == ["failed", "ok"]
+    assert "failed: training diverged" in (tmp_path / "results.md").read_text()
+    assert_png(str(tmp_path / "curves.png"))
+
+
+def test_a_strategy_that_needs_weights_fails_alone(tiny_data, tmp_path):
+    results = compare(["finetune", "scratch"], base_config(tiny_data), str(tmp_path), [mx.cpu()], quiet=True)
+    assert [r["status"] for r in results["strategies"]] == ["failed", "ok"]
+    assert "needs the pretrained net" in results["strategies"][0]["error"]
+
+
+def test_typos_fail_before_any_training(tiny_data, tmp_path):
+    with pytest.raises(Exception, match="unknown strategy"):
+        compare(["finetune", "fintune"], base_config(tiny_data), str(tmp_path), [mx.cpu()])
+    with pytest.raises(Exception, match="not being compared"):
+        compare(["finetune"], base_config(tiny_data), str(tmp_path), [mx.cpu()], lr_overrides={"scratch": 0.1})
+    assert not os.path.exists(tmp_path / "finetune")
+
+
+def test_parse_lr_overrides():
+    assert parse_lr_overrides("finetune=0.02, scratch=0.2") == {"finetune": 0.02, "scratch": 0.2}
+    assert parse_lr_overrides("partial:2=0.05") == {"partial:2": 0.05}
+    for bad in ("finetune", "finetune=fast"):
+        with pytest.raises(Exception, match="STRATEGY=LR"):
+            parse_lr_overrides(bad)
+
+
+def test_two_stage_keeps_one_history_and_lowers_the_lr(tiny_data, pretrained, tmp_path):
+    config = base_config(tiny_data, strategy="two-stage", epochs=3, lr=0.02)
+    result = run_strategy(config, str(tmp_path), [mx.cpu()], pretrained=pretrained, quiet=True)
+    history = result["history"]
+    assert [(h["epoch"], h["stage"]) for h in history] == [(1, 1), (2, 2), (3, 2)]
+    assert history[0]["lr"] == pytest.approx(0.02) and history[1]["lr"] == pytest.approx(0.002)
+    assert result["stage2_epoch"] == 2
+    assert len(json.loads((tmp_path / "history.json").read_text())) == 3
+    saved_config = json.loads((tmp_path / "config.json").read_text())
+    assert saved_config["strategy"] == "finetune"  # what the final net is
+    # The final model is usable like any other.
+    assert cli.main(["evaluate", "--model-dir", str(tmp_path)]) == 0
+
+
+def test_two_stage_partial_unfreezes_only_k_stages(tiny_data, pretrained, tmp_path):
+    config = base_config(tiny_data, strategy="two-stage:1", epochs=2)
+    run_strategy(config, str(tmp_path), [mx.cpu()], pretrained=pretrained, quiet=True)
+    stage1 = mx.nd.load(str(tmp_path / "stage1" / "model.params"))
+    final = mx.nd.load(str(tmp_path / "model.params"))
+    moved = {name.split(".")[1] for name in final if name.startswith("features.")
+             and not (final[name].asnumpy() == stage1[name].asnumpy()).all()}
+    assert moved and moved <= {"8", "9"}  # the last stage (and the BatchNorm after it)
+    assert json.loads((tmp_path / "config.json").read_text())["strategy"] == "partial:1"
+
+
+def test_demo_at_reduced_size_and_its_cache(tmp_path, capsys):
+    settings = DemoSettings(**SMOKE_SETTINGS)
+    root, out = str(tmp_path / "demo-data"), str(tmp_path / "demo-out")
+    results = run_demo(out, [mx.cpu()], settings=settings, root=root)
+    first = capsys.readouterr().out
+    assert "OFFLINE DEMO" in first and "synthetic" in first and "pretraining resnet18_v2" in first
+    assert results["synthetic"] is True
+    assert [r["status"] for r in results["strategies"]] == ["ok", "ok"]
+    for name in ("results.json", "results.md", "curves.png", "samples.png"):
+        assert os.path.exists(os.path.join(out, name))
+    assert "Synthetic run" in open(os.path.join(out, "results.md")).read()
+    # Second run: the source-pretrained weights and the data come from the cache.
+    run_demo(str(tmp_path / "again"), [mx.cpu()], settings=settings, root=root)
+    assert "using the cached source-pretrained" in capsys.readouterr().out
+    # A changed setting is a different cache entry.
+    run_demo(str(tmp_path / "other"), [mx.cpu()], settings=replace(settings, pretrain_epochs=2), root=root, quiet=True)
+    assert len([n for n in os.listdir(root) if n.endswith(".params")]) == 2
+
+
+def test_cli_demo_with_hotdog_init(tmp_path):
+    out = str(tmp_path / "out")
+    code = cli.main(["compare", "--demo", "--demo-size", "tiny", "--strategies", "finetune,hotdog-init,frozen",
+                     "--out", out, "--demo-root", str(tmp_path / "root"), "--momentum", "0.5", "-q"])
+    assert code == 0
+    saved = json.loads(open(os.path.join(out, "results.json")).read())
+    assert [r["status"] for r in saved["strategies"]] == ["ok"] * 3
+    assert saved["settings"]["momentum"] == 0.5  # training options reach the demo's comparison
