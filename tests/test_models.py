@@ -212,3 +212,27 @@ def test_offline_model_zoo_gives_one_clear_message(http_server, tmp_path, monkey
     assert str(tmp_path / "mxnet-home" / "models") in message
     assert any("resnet18_v2-a81db45f.zip" in path for path, _ in http_server.requests)
     assert "retrying" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["resnet18_v1", "resnet50_v2", "mobilenet_v2_1_0"])
+def test_other_backbones_support_every_strategy(name, tmp_path):
+    # A random 1000-class net of that architecture, saved and loaded like downloaded weights.
+    source = get_model(models.BACKBONES[name].zoo_name, classes=1000)
+    source.initialize(mx.init.Xavier())
+    source(mx.nd.zeros((1, 3, 32, 32)))
+    path = str(tmp_path / "weights.params")
+    source.save_parameters(path)
+    pretrained = models.pretrained_net(name, params_file=path)
+    for strategy in ("finetune", "frozen", "partial:1", "hotdog-init"):
+        net = strategies.build_net(strategy, model=name, pretrained=pretrained)
+        before = snapshot(net)
+        one_training_step(net, lr=0.1)
+        diff = changed(before, snapshot(net))
+        assert any(n.startswith("output.") for n in diff), (name, strategy)
+        if strategy == "frozen":
+            assert all(n.startswith("output.") for n in diff), (name, strategy)
+    row, _ = imagenet.class_row(pretrained, "hotdog")
+    net = strategies.build_net("hotdog-init", model=name, pretrained=pretrained)
+    weight = net.output.collect_params()
+    weight = [p for n, p in weight.items() if n.endswith("weight")][0].data().asnumpy()
+    np.testing.assert_array_equal(weight[HOTDOG_LABEL], row)
