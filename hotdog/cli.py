@@ -71,7 +71,8 @@ def _train_config(args, strategy):
         workers=args.workers, seed=args.seed, lr_schedule=args.lr_schedule,
         lr_steps=[int(s) for s in args.lr_steps.split(",") if s.strip()] if args.lr_steps else [],
         lr_factor=args.lr_factor, warmup_epochs=args.warmup_epochs, patience=args.patience,
-        output_lr_mult=args.output_lr_mult, imagenet_class=args.imagenet_class)
+        output_lr_mult=args.output_lr_mult, imagenet_class=args.imagenet_class, cache=args.cache == "on",
+        augment=not args.no_augment)
 
 
 def cmd_train(args):
@@ -83,7 +84,9 @@ def cmd_train(args):
     ctx = choose_contexts(args.gpus, args.cpu_contexts)
     resuming = args.resume and any(os.path.exists(os.path.join(args.out, sub, "checkpoint", "state.json"))
                                    for sub in ("", "stage1"))
-    needs_pretrained = parse_strategy(config.strategy, config.model).pretrained and not resuming
+    strategy = parse_strategy(config.strategy, config.model)
+    # A resumed run reloads its own weights, except `cached`, whose checkpoints hold only the output layer.
+    needs_pretrained = strategy.pretrained and (not resuming or strategy.cached)
     pretrained = pretrained_net(config.model, args.pretrained_params, ctx) if needs_pretrained else None
     result = run_strategy(config, args.out, ctx, pretrained=pretrained, resume=args.resume, quiet=args.quiet)
     if not args.quiet:
@@ -157,6 +160,11 @@ def _add_training_args(parser, compare=False):
                         help="learning-rate multiplier of the new output layer (later book editions: 10); default: %(default)s")
     parser.add_argument("--imagenet-class", default="hotdog", metavar="NAME|ROW",
                         help="ImageNet class whose weights hotdog-init reuses; default: %(default)s (row 934; the book says 713)")
+    parser.add_argument("--cache", default="on", choices=["on", "off"],
+                        help="decode and resize every image once into <dataset>/.cache and train from it (same "
+                             "augmentations, test tensors identical, much faster at small sizes); default: %(default)s")
+    parser.add_argument("--no-augment", action="store_true",
+                        help="train on test-transformed images (no random crops or flips)")
 
 
 def cmd_compare(args):
@@ -177,6 +185,7 @@ def cmd_compare(args):
         # The other training options apply to the demo's comparison as they would to a real one.
         training = {k: getattr(args, k) for k in ("wd", "momentum", "optimizer", "workers", "lr_schedule",
                                                   "lr_factor", "warmup_epochs", "patience", "output_lr_mult")}
+        training.update(cache=args.cache == "on", augment=not args.no_augment)
         training["lr_steps"] = [int(x) for x in args.lr_steps.split(",") if x.strip()] if args.lr_steps else []
         run_demo(args.out, ctx, strategies, replace(settings, **overrides), root=args.demo_root,
                  lr_overrides=lrs, quiet=args.quiet, training=training)
@@ -198,6 +207,29 @@ def cmd_compare(args):
     pretrained = pretrained_net(args.model, args.pretrained_params, ctx) if needs_pretrained else None
     compare(strategies, base, args.out, ctx, pretrained=pretrained, lr_overrides=lrs, quiet=args.quiet,
             resume=args.resume, pretrained_note=args.pretrained_params or "Gluon model zoo (ImageNet)")
+
+
+def cmd_bench(args):
+    import json
+
+    from .bench import markdown_table, run_bench
+    from .checkpoint import atomic_write_bytes
+    from .devices import choose_contexts
+    variants = []
+    for item in args.variants.split(","):
+        cache, _, workers = item.strip().partition(":")
+        if cache not in ("cache", "files") or not workers.isdigit():
+            raise HotdogError("--variants takes cache:N or files:N items, e.g. files:0,cache:0,cache:2 (got {!r})".format(item))
+        variants.append((cache == "cache", int(workers)))
+    rows = run_bench(data_dir=args.data_dir, sizes=[int(x) for x in args.sizes.split(",")], batch_size=args.batch_size,
+                     model=args.model, variants=variants, n_train=args.n_train, n_test=args.n_test,
+                     contexts=choose_contexts(args.gpus, args.cpu_contexts), min_seconds=args.seconds)
+    table = markdown_table(rows)
+    print("\n" + table)
+    if args.markdown:
+        atomic_write_bytes(args.markdown, (table + "\n").encode("utf-8"))
+    if args.json:
+        atomic_write_bytes(args.json, json.dumps(rows, indent=2).encode("utf-8"))
 
 
 def cmd_download(args):
@@ -298,9 +330,11 @@ def build_parser():
                "frozen (only the new output learns), partial:K (the last K stages and the output learn), "
                "hotdog-init (finetune with the output started from ImageNet's hotdog row), two-stage[:K] (train "
                "the output on the frozen backbone for half the epochs, then unfreeze all of it, or its last K "
-               "stages, at a tenth of the learning rate).")
+               "stages, at a tenth of the learning rate), cached (frozen, but the backbone runs once over "
+               "un-augmented images and only the output trains on the stored features: epochs take "
+               "milliseconds).")
     p.add_argument("--strategy", default="finetune", metavar="NAME",
-                   help="finetune, scratch, frozen, partial:K, hotdog-init or two-stage[:K]; default: %(default)s")
+                   help="finetune, scratch, frozen, partial:K, hotdog-init, two-stage[:K] or cached; default: %(default)s")
     _add_data_dir(p)
     _add_model_args(p)
     _add_training_args(p)
@@ -335,6 +369,26 @@ def build_parser():
                    help="where the demo keeps its generated data and source-pretrained weights; default: %(default)s")
     _add_quiet(p)
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "bench", help="measure training speed against the compute ceiling of this machine",
+        description="In one run: the net's train/eval images/s on in-memory batches (the ceiling), the input "
+                    "pipeline alone, and the real training loop end to end for each variant, each reported as a "
+                    "ratio of the ceiling; plus peak memory. Without --data-dir a synthetic set is generated.")
+    p.add_argument("--data-dir", metavar="DIR", help="dataset to measure on; default: a generated synthetic set")
+    p.add_argument("--sizes", default="224,64", help="image sizes; default: %(default)s")
+    p.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")
+    p.add_argument("--variants", default="files:0,cache:0,cache:2", metavar="LIST",
+                   help="input pipelines to measure: files:N (decode every epoch) or cache:N (decode-once cache), "
+                        "N data-loader workers; default: %(default)s")
+    p.add_argument("--n-train", type=int, default=200, help="generated training images per class; default: %(default)s")
+    p.add_argument("--n-test", type=int, default=80, help="generated test images per class; default: %(default)s")
+    p.add_argument("--seconds", type=float, default=8.0, help="minimum timing per ceiling measurement; default: %(default)s")
+    p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
+    p.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
+    _add_model_args(p, pretrained=False)
+    _add_device_args(p)
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("predict", help="classify images with a trained model",
                        description="Print each image's label and probability, preprocessed like the test split.")

@@ -6,6 +6,7 @@ Test: ``Resize(round(S*256/224))``, ``CenterCrop(S)``, ``ToTensor``, the same ``
 and PyTorch editions); it does not keep the aspect ratio.
 Labels follow ``layout.CLASSES`` (hotdog = 0, not-hotdog = 1).
 """
+import logging
 import os
 
 import mxnet as mx
@@ -14,6 +15,8 @@ from mxnet.gluon.data.vision import ImageFolderDataset, transforms
 
 from .errors import HotdogError, mxnet_error_summary
 from .layout import CLASSES, validate_layout
+
+log = logging.getLogger(__name__)
 
 # ImageNet statistics: the pretrained backbone saw inputs normalised this way.
 MEAN = (0.485, 0.456, 0.406)
@@ -63,6 +66,11 @@ def test_transform(image_size=DEFAULT_IMAGE_SIZE):
     ])
 
 
+def tensor_transform():
+    """The test transform's last two steps: what remains for test images read from the cache."""
+    return transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
+
+
 def dataset_root(data_dir):
     """The folder holding ``train/`` and ``test/``: ``DATA_DIR/hotdog`` (as downloaded) or ``DATA_DIR`` itself."""
     for candidate in (os.path.join(data_dir, "hotdog"), data_dir):
@@ -83,11 +91,27 @@ def load_split(data_dir, split, classes=CLASSES):
     return dataset
 
 
-def load_datasets(data_dir, image_size=DEFAULT_IMAGE_SIZE, classes=CLASSES, crop_scale=CHAPTER_CROP_SCALE):
-    """Train and test datasets with the chapter's transforms applied to the images."""
-    train = load_split(data_dir, "train", classes).transform_first(train_transform(image_size, crop_scale))
-    test = load_split(data_dir, "test", classes).transform_first(test_transform(image_size))
-    return train, test
+def load_datasets(data_dir, image_size=DEFAULT_IMAGE_SIZE, classes=CLASSES, crop_scale=CHAPTER_CROP_SCALE,
+                  cache=False, augment=True, quiet=False):
+    """Train and test datasets with the chapter's transforms applied to the images.
+
+    ``cache``: read decoded images from the decode-once cache (cache.py) instead of the files.
+    ``augment=False``: the training set gets the test transform (feature extraction without augmentation).
+    """
+    if cache:
+        from .cache import cached_split
+        try:
+            train_raw, _ = cached_split(data_dir, "train", image_size, classes, quiet)
+            test_raw, _ = cached_split(data_dir, "test", image_size, classes, quiet)
+        except OSError as exc:  # e.g. a read-only dataset folder: the files still work, only slower
+            log.warning("decode-once cache unavailable (%s); reading the image files every epoch", exc)
+            cache = False
+    if not cache:
+        train_raw, test_raw = load_split(data_dir, "train", classes), load_split(data_dir, "test", classes)
+    train_tf = train_transform(image_size, crop_scale) if augment else test_transform(image_size)
+    # Cached test images are already resized and centre-cropped (see cache.py).
+    test_tf = tensor_transform() if cache else test_transform(image_size)
+    return train_raw.transform_first(train_tf), test_raw.transform_first(test_tf)
 
 
 def make_loader(dataset, batch_size, shuffle=False, num_workers=0, last_batch="keep"):

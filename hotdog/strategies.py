@@ -7,6 +7,8 @@
   hotdog-init  like finetune, but the output starts from ImageNet's own hotdog classifier row
   two-stage    the Keras/fastai recipe: train the new output on the frozen backbone, then unfreeze all of it
                (two-stage:K: its last K stages) and go on at a tenth of the learning rate
+  cached       frozen, computed once: the backbone runs a single time over both splits (no augmentation)
+               and only the output learns, on the stored pooled features (Deep Learning with R, 5.3)
 
 Frozen means two things: the weights get no gradient (``grad_req='null'``) *and* their BatchNorm layers use
 their stored running statistics (``use_global_stats``). Without the second, a "frozen" backbone is not
@@ -31,8 +33,10 @@ log = logging.getLogger(__name__)
 
 # trainable_stages: how many of the last stages of `features` learn; None = all of features.
 # stage2: for two-stage training, the strategy of the second stage (the first is "frozen").
-Strategy = namedtuple("Strategy", "name pretrained trainable_stages hotdog_init stage2")
-STRATEGY_NAMES = ("finetune", "scratch", "frozen", "partial:K", "hotdog-init", "two-stage", "two-stage:K")
+# cached: train the output on features computed once.
+Strategy = namedtuple("Strategy", "name pretrained trainable_stages hotdog_init stage2 cached")
+Strategy.__new__.__defaults__ = (False,)  # cached
+STRATEGY_NAMES = ("finetune", "scratch", "frozen", "partial:K", "hotdog-init", "two-stage", "two-stage:K", "cached")
 
 
 def _stage_count(text, model):
@@ -58,6 +62,8 @@ def parse_strategy(text, model=DEFAULT_BACKBONE):
         return Strategy(text, True, None, True, None)
     if text.startswith("partial:"):
         return Strategy(text, True, _stage_count(text, model), False, None)
+    if text == "cached":
+        return Strategy(text, True, 0, False, None, True)
     if text == "two-stage":
         return Strategy(text, True, 0, False, "finetune")
     if text.startswith("two-stage:"):

@@ -36,7 +36,8 @@ LR_SCHEDULES = ("constant", "step", "cosine")
 # What a resumed run must share with the run it continues (the rest, e.g. --epochs, may change).
 # (--lr may change too, for the constant schedule: the way out of a diverged run.)
 RESUME_KEYS = ("strategy", "model", "batch_size", "wd", "momentum", "optimizer", "image_size", "seed",
-               "lr_schedule", "lr_steps", "lr_factor", "warmup_epochs", "output_lr_mult", "imagenet_class")
+               "lr_schedule", "lr_steps", "lr_factor", "warmup_epochs", "output_lr_mult", "imagenet_class",
+               "augment")
 
 
 class TrainingDiverged(HotdogError):
@@ -65,6 +66,10 @@ class TrainConfig:
     patience: int = None
     output_lr_mult: float = 1.0
     imagenet_class: str = "hotdog"
+    # Read images from the decode-once cache (cache.py). On by default: measured with `hotdog bench`, it
+    # lifts training from 0.53 to 0.82 of the compute ceiling at 64 px and 0.85 to 0.90 at 224 px.
+    cache: bool = True
+    augment: bool = True    # False: the training set gets the test transform
 
     def __post_init__(self):
         strategy = parse_strategy(self.strategy, self.model)  # validates the name
@@ -225,6 +230,16 @@ def train_epoch(net, trainer, loader, contexts, loss_fn, epoch, bar=None):
     return loss, accuracy, acc.count
 
 
+def features_dataset(net, loader, contexts):
+    """The pooled backbone features of every image of ``loader`` (inference mode), as an ArrayDataset."""
+    features, labels = [], []
+    for x, y in loader:
+        xs, _, _ = split_batch(x, y, contexts)
+        features += [net.features(xi).as_in_context(mx.cpu()) for xi in xs[:min(len(contexts), x.shape[0])]]
+        labels.append(y)
+    return gluon.data.ArrayDataset(mx.nd.concat(*features, dim=0), mx.nd.concat(*labels, dim=0))
+
+
 def _check_resumable(saved, config):
     different = [k for k in RESUME_KEYS if saved.get(k) != getattr(config, k)]
     if saved.get("lr") != config.lr and (config.lr_schedule != "constant" or config.warmup_epochs):
@@ -257,17 +272,35 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
     if state is not None:
         _check_resumable(state["config"], config)
 
-    train_set, test_set = load_datasets(config.data_dir, config.image_size)
+    strategy = parse_strategy(config.strategy, config.model)
+    train_set, test_set = load_datasets(config.data_dir, config.image_size, cache=config.cache,
+                                        augment=config.augment and not strategy.cached, quiet=quiet)
     train_loader = make_loader(train_set, config.batch_size, shuffle=True, num_workers=config.workers)
     test_loader = make_loader(test_set, config.batch_size, shuffle=False, num_workers=config.workers)
 
     seed_everything(config.seed)  # the new output layer's (or the scratch net's) initialisation
+    # A cached run's checkpoints hold only the output layer: the net itself is rebuilt from the pretrained one.
     net = build_net(config.strategy, config.model, pretrained=pretrained, ctx=contexts,
                     output_lr_mult=config.output_lr_mult, imagenet_class=config.imagenet_class,
-                    params_file=state["params"] if state else init_params)
-    net.hybridize()
+                    params_file=state["params"] if state and not strategy.cached else init_params)
+    net.hybridize(static_alloc=True)
+    # `block` is what the loop trains and checkpoints: the whole net, or for `cached` only its output layer,
+    # fed with the backbone's features computed once.
+    block = net
+    if strategy.cached:
+        tic = time.time()
+        # Extracted in dataset order, so each epoch's shuffle draws the same batches as a frozen run would.
+        in_order = make_loader(train_set, config.batch_size, num_workers=config.workers)
+        train_loader = make_loader(features_dataset(net, in_order, contexts), config.batch_size, shuffle=True)
+        test_loader = make_loader(features_dataset(net, test_loader, contexts), config.batch_size)
+        say("features of {} train and {} test images computed once in {:.1f}s".format(
+            len(train_set), len(test_set), time.time() - tic))
+        block = net.output
+        if state is not None:
+            block.load_parameters(state["params"], ctx=contexts)
+        block.hybridize(static_alloc=True)
     iters_per_epoch = len(train_loader)
-    trainer = make_trainer(net, config, contexts, iters_per_epoch, kvstore)
+    trainer = make_trainer(block, config, contexts, iters_per_epoch, kvstore)
     if state is not None:
         trainer.load_states(state["states"])
         if trainer.learning_rate != config.lr:  # resumed with a new --lr (constant schedule only)
@@ -289,13 +322,13 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
         with tqdm(total=len(train_set), unit="img", leave=False, desc="epoch {}".format(epoch),
                   disable=not show_progress(quiet)) as bar:
             try:
-                train_loss, train_acc, n_images = train_epoch(net, trainer, train_loader, contexts, loss_fn,
+                train_loss, train_acc, n_images = train_epoch(block, trainer, train_loader, contexts, loss_fn,
                                                               epoch, bar)
             except TrainingDiverged as exc:
                 raise TrainingDiverged("training diverged: {} Stopped; {}.".format(
                     exc, _kept(out_dir, history))) from None
         train_seconds = time.time() - tic
-        test_loss, test_acc = evaluate_loss_acc(net, test_loader, contexts, loss_fn)
+        test_loss, test_acc = evaluate_loss_acc(block, test_loader, contexts, loss_fn)
         if not math.isfinite(test_loss):  # weights blew up without a NaN training loss: not a good checkpoint
             raise TrainingDiverged("training diverged: the test loss became {} after epoch {} (learning rate "
                                    "{:g}). Stopped; {}.".format(test_loss, epoch, lr, _kept(out_dir, history)))
@@ -308,8 +341,8 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
             record["train_images_per_sec"]))
         if best is None or test_loss < best["test_loss"]:
             best = {"epoch": epoch, "test_loss": test_loss, "test_acc": test_acc}
-            atomic_save(net.save_parameters, os.path.join(out_dir, "best.params"))
-        save_checkpoint(out_dir, epoch, net, trainer, {"history": history, "best": best, "config": asdict(config)})
+            atomic_save(block.save_parameters, os.path.join(out_dir, "best.params"))
+        save_checkpoint(out_dir, epoch, block, trainer, {"history": history, "best": best, "config": asdict(config)})
         write_history(out_dir, history)
         if config.patience and epoch - best["epoch"] >= config.patience:
             say("early stop: test loss has not improved for {} epochs (best: epoch {})".format(
@@ -319,7 +352,7 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
 
     model_path = os.path.join(out_dir, "model.params")
     if config.patience and best is not None:
-        net.load_parameters(os.path.join(out_dir, "best.params"), ctx=contexts)
+        block.load_parameters(os.path.join(out_dir, "best.params"), ctx=contexts)
     atomic_save(net.save_parameters, model_path)
     write_model_config(out_dir, config, best)
     return {"history": history, "best": best, "stopped_early": stopped_early, "model": model_path,
@@ -366,8 +399,9 @@ def run_strategy(config, out_dir, contexts, pretrained=None, resume=False, quiet
 
 def write_model_config(out_dir, config, best=None):
     """config.json: what `predict` and `evaluate` need to rebuild the net without the command line."""
+    strategy = "frozen" if config.strategy == "cached" else config.strategy  # same net, same weights
     atomic_write_json(os.path.join(out_dir, "config.json"), {
-        "hotdog_version": __version__, "model": config.model, "strategy": config.strategy,
+        "hotdog_version": __version__, "model": config.model, "strategy": strategy,
         "classes": list(CLASSES), "image_size": config.image_size, "data_dir": config.data_dir,
         "train": asdict(config), "best": best,
     })

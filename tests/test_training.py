@@ -74,12 +74,17 @@ def test_resnet_trains_on_two_contexts_with_an_uneven_last_batch(tiny_data, tmp_
         assert os.path.exists(tmp_path / name)
 
 
-def test_two_epochs_lower_the_training_loss(tiny_data, pretrained_params, tmp_path):
+@pytest.mark.parametrize("strategy", ["finetune", "scratch"])
+def test_two_epochs_lower_the_training_loss(tiny_data, pretrained_params, tmp_path, strategy):
+    # Full-batch gradient descent without augmentation: epoch 1's loss is measured at the initial weights,
+    # epoch 2's after one step on the same deterministic objective, so a small step must lower it. (With
+    # mini-batches of 4 and random crops, two epochs' mean losses on 16 images are too noisy to compare:
+    # measured over 5 seeds, 1 or 2 of them went up.)
     pretrained = pretrained_net(params_file=pretrained_params[0])
-    result = train(tiny_config(tiny_data, strategy="finetune", epochs=2, batch_size=4, lr=0.01, momentum=0.9),
+    result = train(tiny_config(tiny_data, strategy=strategy, epochs=2, batch_size=16, lr=0.01, augment=False),
                    str(tmp_path), [mx.cpu()], pretrained=pretrained, quiet=True)
     first, second = (h["train_loss"] for h in result["history"])
-    assert second < first
+    assert second < first - 0.1
 
 
 def test_history_files(tiny_data, tmp_path):
@@ -108,8 +113,11 @@ def test_stopped_and_resumed_run_matches_an_uninterrupted_one(tiny_data, tmp_pat
     for name in a:
         # Running statistics are averaged over the contexts when saved, so they may differ in the last
         # float32 bits; every learned weight must be identical.
-        tolerance = 1e-5 if "running" in name else 0
-        np.testing.assert_allclose(a[name].asnumpy(), b[name].asnumpy(), rtol=tolerance, atol=0, err_msg=name)
+        x, y = a[name].asnumpy(), b[name].asnumpy()
+        if "running" in name:  # the averaging error scales with the statistics' magnitude
+            np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-5 * np.abs(x).max(), err_msg=name)
+        else:
+            np.testing.assert_array_equal(x, y, err_msg=name)
 
 
 def test_resume_refuses_changed_settings(tiny_data, tmp_path):
