@@ -20,7 +20,9 @@ setup(
         "Pillow>=8.0",
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-timeout>=2.1"],
+        # nbclient/nbformat/ipykernel run the classroom notebook in the tests; pinned so that a new
+        # release cannot break the notebook test without a change here.
+        "test": ["pytest>=7", "pytest-timeout>=2.1", "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0"],
     },
     entry_points={"console_scripts": ["hotdog=hotdog.cli:main"]},
     classifiers=[
