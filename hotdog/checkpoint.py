@@ -19,8 +19,8 @@ from .errors import HotdogError
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.json"
-HISTORY_FIELDS = ("epoch", "stage", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds",
-                  "train_images_per_sec")
+HISTORY_FIELDS = ("epoch", "stage", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "train_images",
+                  "seconds", "train_images_per_sec")
 
 
 def atomic_write_bytes(path, data):

@@ -79,16 +79,22 @@ def cmd_train(args):
     from .devices import choose_contexts
     from .models import pretrained_net
     from .strategies import parse_strategy
+    from .distributed import connect
     from .training import run_strategy
     config = _train_config(args, args.strategy)
     ctx = choose_contexts(args.gpus, args.cpu_contexts)
+    cluster = connect(args.kvstore) if args.kvstore else None
+    if cluster and not cluster.is_root:
+        args.quiet = True  # one worker speaks for all
     resuming = args.resume and any(os.path.exists(os.path.join(args.out, sub, "checkpoint", "state.json"))
                                    for sub in ("", "stage1"))
     strategy = parse_strategy(config.strategy, config.model)
     # A resumed run reloads its own weights, except `cached`, whose checkpoints hold only the output layer.
     needs_pretrained = strategy.pretrained and (not resuming or strategy.cached)
     pretrained = pretrained_net(config.model, args.pretrained_params, ctx) if needs_pretrained else None
-    result = run_strategy(config, args.out, ctx, pretrained=pretrained, resume=args.resume, quiet=args.quiet)
+    kvstore = args.kvstore if args.kvstore and not cluster else None
+    result = run_strategy(config, args.out, ctx, pretrained=pretrained, resume=args.resume, quiet=args.quiet,
+                          kvstore=kvstore, cluster=cluster)
     if not args.quiet:
         best = result["best"]
         print("done: {} (best test accuracy {:.4f} at epoch {}); history in {}".format(
@@ -342,6 +348,10 @@ def build_parser():
     p.add_argument("--out", default=os.path.join("runs", "train"), metavar="DIR",
                    help="output folder (history, checkpoints, model); default: %(default)s")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    p.add_argument("--kvstore", choices=["device", "local", "dist_sync", "dist_device_sync"],
+                   help="how gradients are combined: device or local on one machine (default: device on GPUs, "
+                        "local on CPU contexts); dist_sync or dist_device_sync across machines, reading the "
+                        "DMLC_* environment (docs/DISTRIBUTED.md). --batch-size is then the global batch.")
     _add_quiet(p)
     p.set_defaults(func=cmd_train)
 

@@ -16,7 +16,7 @@
          "total_seconds": 812.3, "train_images_per_sec": 61.5,
          "stage2_epoch": null,                 # two-stage: the first epoch of stage 2
          "history": [{"epoch": 1, "stage": 1, "lr": ..., "train_loss": ..., "train_acc": ..., "test_loss": ...,
-                      "test_acc": ..., "seconds": ..., "train_images_per_sec": ...}, ...]},
+                      "test_acc": ..., "train_images": ..., "seconds": ..., "train_images_per_sec": ...}, ...]},
         ...
       ]
     }

@@ -114,8 +114,12 @@ def load_datasets(data_dir, image_size=DEFAULT_IMAGE_SIZE, classes=CLASSES, crop
     return train_raw.transform_first(train_tf), test_raw.transform_first(test_tf)
 
 
-def make_loader(dataset, batch_size, shuffle=False, num_workers=0, last_batch="keep"):
-    """A DataLoader. ``last_batch``: 'keep' (a smaller final batch), 'discard' or 'rollover'."""
+def make_loader(dataset, batch_size, shuffle=False, num_workers=0, last_batch="keep", sampler=None):
+    """A DataLoader. ``last_batch``: 'keep' (a smaller final batch), 'discard' or 'rollover'.
+    ``sampler``: which indices to visit (e.g. a distributed worker's shard) instead of ``shuffle``."""
+    if sampler is not None:
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                          last_batch=last_batch)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
                       last_batch=last_batch)
 

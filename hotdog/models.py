@@ -141,12 +141,20 @@ def _short_reason(exc):
 def _infer_shapes(net, ctx, image_size=64):
     """Resolve deferred shapes with one tiny forward pass.
 
-    Inside ``autograd.record`` so that MKLDNN keeps the default weight layout (a plain inference forward
-    re-lays weights out in place, which later breaks kvstore initialisation), and with
-    ``train_mode=False`` so that BatchNorm running statistics are not touched.
+    In training mode inside ``autograd.record``: an inference-mode forward lets MKLDNN re-lay the weights
+    out in place, and a distributed kvstore then fails to initialise them (the server aborts with
+    "init N first"; seen here, with record(train_mode=False) too). Training mode may move BatchNorm
+    running statistics (cuDNN updates them in the forward pass), so they are put back afterwards.
     """
-    with autograd.record(train_mode=False):
-        net(mx.nd.zeros((1, 3, image_size, image_size), ctx=as_context_list(ctx)[0]))
+    ctx = as_context_list(ctx)
+    stats = [(p, [a.copy() for a in p.list_data()]) for p in net.collect_params().values()
+             if "running" in p.name and p._data is not None]
+    batch = 2  # BatchNorm in training mode needs more than one value per channel
+    with autograd.record(train_mode=True):
+        net(mx.nd.zeros((batch, 3, image_size, image_size), ctx=ctx[0]))
+    for param, saved in stats:
+        for arr, old in zip(param.list_data(), saved):
+            old.copyto(arr)
 
 
 def copy_features(src_net, dst_net, ctx=None):

@@ -9,6 +9,8 @@ import logging
 import math
 import os
 import random
+import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 
@@ -38,6 +40,9 @@ LR_SCHEDULES = ("constant", "step", "cosine")
 RESUME_KEYS = ("strategy", "model", "batch_size", "wd", "momentum", "optimizer", "image_size", "seed",
                "lr_schedule", "lr_steps", "lr_factor", "warmup_epochs", "output_lr_mult", "imagenet_class",
                "augment")
+
+
+METRIC_KEY = (1 << 20) - 1  # kvstore key for the training figures of a distributed run
 
 
 class TrainingDiverged(HotdogError):
@@ -118,7 +123,7 @@ def make_lr_scheduler(config, iters_per_epoch):
     return None
 
 
-def make_trainer(net, config, contexts, iters_per_epoch, kvstore=None):
+def make_trainer(net, config, contexts, iters_per_epoch, kvstore=None, update_on_kvstore=None):
     params = {"learning_rate": config.lr, "wd": config.wd}
     if config.optimizer in ("sgd", "nag"):
         params["momentum"] = config.momentum
@@ -128,7 +133,8 @@ def make_trainer(net, config, contexts, iters_per_epoch, kvstore=None):
     if kvstore is None:  # summing gradients on the GPUs is faster there; on CPU contexts it is all host memory
         kvstore = "device" if contexts[0].device_type == "gpu" else "local"
     try:
-        return gluon.Trainer(trainable_params(net), config.optimizer, params, kvstore=kvstore)
+        return gluon.Trainer(trainable_params(net), config.optimizer, params, kvstore=kvstore,
+                             update_on_kvstore=update_on_kvstore)
     except (ValueError, mx.base.MXNetError) as exc:
         raise HotdogError("cannot create optimizer {!r}: {}".format(config.optimizer, exc)) from None
 
@@ -152,17 +158,19 @@ def split_batch(x, y, contexts):
     return xs, ys, weights
 
 
-def train_step(net, trainer, loss_fn, x, y, contexts):
+def train_step(net, trainer, loss_fn, x, y, contexts, workers=1):
     """One optimisation step on a batch split across ``contexts``.
 
-    Returns per-context NDArrays (loss sum, number correct), left on the devices.
+    ``workers``: in a distributed run, how many workers each contribute a batch of this size: the summed
+    gradient is divided by the global batch. Returns per-context NDArrays (loss sum, number correct), left
+    on the devices.
     """
     xs, ys, weights = split_batch(x, y, contexts)
     with autograd.record():
         outputs = [net(xi) for xi in xs]
         losses = [loss_fn(o, yi, w) if w is not None else loss_fn(o, yi) for o, yi, w in zip(outputs, ys, weights)]
     autograd.backward(losses)
-    trainer.step(x.shape[0])
+    trainer.step(x.shape[0] * workers)
     n_real = min(len(contexts), x.shape[0])
     return [(losses[j].sum(), (outputs[j].argmax(axis=1) == ys[j].astype("float32")).sum()) for j in range(n_real)]
 
@@ -201,7 +209,7 @@ def evaluate_loss_acc(net, loader, contexts, loss_fn):
     return acc.result()
 
 
-def train_epoch(net, trainer, loader, contexts, loss_fn, epoch, bar=None):
+def train_epoch(net, trainer, loader, contexts, loss_fn, epoch, bar=None, workers=1):
     """One pass over ``loader``; returns (loss, accuracy, images).
 
     The divergence check reads the *previous* batch's loss, so the host never waits for the batch it just
@@ -217,7 +225,7 @@ def train_epoch(net, trainer, loader, contexts, loss_fn, epoch, bar=None):
                 value, epoch, batch_index + 1, trainer.learning_rate))
 
     for i, (x, y) in enumerate(loader):
-        per_context = train_step(net, trainer, loss_fn, x, y, contexts)
+        per_context = train_step(net, trainer, loss_fn, x, y, contexts, workers)
         acc.add(per_context, x.shape[0])
         if pending is not None:
             check(*pending)
@@ -258,14 +266,18 @@ def _kept(out_dir, history):
 
 
 def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False, kvstore=None, init_params=None,
-          stage=1):
+          stage=1, cluster=None):
     """Train ``config.strategy`` into ``out_dir``; return a summary dict (history, best epoch, paths).
 
     ``init_params``: start from a 2-class model saved by an earlier run (two-stage training's second
     stage) instead of ``pretrained``; ``stage`` is recorded in the history.
+    ``cluster``: a distributed.Cluster for multi-machine training (only its rank 0 writes).
     """
-    os.makedirs(out_dir, exist_ok=True)
-    say = (lambda *a: None) if quiet else print
+    writes = cluster is None or cluster.is_root
+    workers = cluster.num_workers if cluster else 1
+    if writes:
+        os.makedirs(out_dir, exist_ok=True)
+    say = (lambda *a: None) if quiet or not writes else print
     state = load_checkpoint_state(out_dir) if resume else None
     if resume and state is None:
         say("no checkpoint in {}; starting from epoch 1".format(out_dir))
@@ -273,9 +285,22 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
         _check_resumable(state["config"], config)
 
     strategy = parse_strategy(config.strategy, config.model)
+    if cluster and strategy.cached:
+        raise HotdogError("the cached strategy runs on one machine (its epochs take milliseconds); drop --kvstore")
+    local_batch = config.batch_size // workers
+    if local_batch < 1:
+        raise HotdogError("--batch-size {} is the global batch; it must be at least the number of workers ({})".format(
+            config.batch_size, workers))
     train_set, test_set = load_datasets(config.data_dir, config.image_size, cache=config.cache,
                                         augment=config.augment and not strategy.cached, quiet=quiet)
-    train_loader = make_loader(train_set, config.batch_size, shuffle=True, num_workers=config.workers)
+    sampler = None
+    if cluster:
+        from .distributed import ShardSampler
+        sampler = ShardSampler(len(train_set), cluster.rank, workers, config.seed)
+        if local_batch * workers != config.batch_size:
+            log.warning("global batch %d is not a multiple of %d workers: using %d per worker",
+                        config.batch_size, workers, local_batch)
+    train_loader = make_loader(train_set, local_batch, shuffle=True, num_workers=config.workers, sampler=sampler)
     test_loader = make_loader(test_set, config.batch_size, shuffle=False, num_workers=config.workers)
 
     seed_everything(config.seed)  # the new output layer's (or the scratch net's) initialisation
@@ -300,7 +325,10 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
             block.load_parameters(state["params"], ctx=contexts)
         block.hybridize(static_alloc=True)
     iters_per_epoch = len(train_loader)
-    trainer = make_trainer(block, config, contexts, iters_per_epoch, kvstore)
+    # Distributed: gradients are summed over the workers and each applies the same update itself, so that
+    # step() can divide by the true global batch every time (update_on_kvstore fixes it at the first step).
+    trainer = make_trainer(block, config, contexts, iters_per_epoch, cluster.kv if cluster else kvstore,
+                           update_on_kvstore=False if cluster else None)
     if state is not None:
         trainer.load_states(state["states"])
         if trainer.learning_rate != config.lr:  # resumed with a new --lr (constant schedule only)
@@ -315,25 +343,35 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
         config.strategy, config.model, describe(contexts), start + 1, config.epochs, len(train_set),
         len(test_set), config.batch_size, config.lr))
     stopped_early = False
+    # Every worker keeps its best weights (for --patience); only rank 0's copy goes to OUT.
+    best_path = os.path.join(out_dir if writes else tempfile.mkdtemp(prefix="hotdog-worker-"), "best.params")
     for epoch in range(start + 1, config.epochs + 1):
         seed_everything(config.seed, epoch)
+        if sampler is not None:
+            sampler.set_epoch(epoch)
         lr = trainer.learning_rate
         tic = time.time()
         with tqdm(total=len(train_set), unit="img", leave=False, desc="epoch {}".format(epoch),
                   disable=not show_progress(quiet)) as bar:
             try:
                 train_loss, train_acc, n_images = train_epoch(block, trainer, train_loader, contexts, loss_fn,
-                                                              epoch, bar)
+                                                              epoch, bar, workers)
             except TrainingDiverged as exc:
                 raise TrainingDiverged("training diverged: {} Stopped; {}.".format(
                     exc, _kept(out_dir, history))) from None
         train_seconds = time.time() - tic
+        if cluster:  # the same BatchNorm statistics and training figures on every worker
+            cluster.average_aux_states(block, contexts)
+            loss_sum, correct, n_images = cluster.allreduce_sum(
+                METRIC_KEY, np.array([train_loss * n_images, train_acc * n_images, n_images]))
+            train_loss, train_acc, n_images = loss_sum / n_images, correct / n_images, int(n_images)
         test_loss, test_acc = evaluate_loss_acc(block, test_loader, contexts, loss_fn)
         if not math.isfinite(test_loss):  # weights blew up without a NaN training loss: not a good checkpoint
             raise TrainingDiverged("training diverged: the test loss became {} after epoch {} (learning rate "
                                    "{:g}). Stopped; {}.".format(test_loss, epoch, lr, _kept(out_dir, history)))
         record = {"epoch": epoch, "stage": stage, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
-                  "test_loss": test_loss, "test_acc": test_acc, "seconds": time.time() - tic,
+                  "test_loss": test_loss, "test_acc": test_acc, "train_images": n_images,
+                  "seconds": time.time() - tic,
                   "train_images_per_sec": n_images / train_seconds if train_seconds > 0 else float("nan")}
         history.append(record)
         say("epoch {}/{}  train loss {:.4f} acc {:.3f}  test loss {:.4f} acc {:.3f}  {:.1f}s  {:.1f} img/s".format(
@@ -341,9 +379,10 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
             record["train_images_per_sec"]))
         if best is None or test_loss < best["test_loss"]:
             best = {"epoch": epoch, "test_loss": test_loss, "test_acc": test_acc}
-            atomic_save(block.save_parameters, os.path.join(out_dir, "best.params"))
-        save_checkpoint(out_dir, epoch, block, trainer, {"history": history, "best": best, "config": asdict(config)})
-        write_history(out_dir, history)
+            atomic_save(block.save_parameters, best_path)
+        if writes:
+            save_checkpoint(out_dir, epoch, block, trainer, {"history": history, "best": best, "config": asdict(config)})
+            write_history(out_dir, history)
         if config.patience and epoch - best["epoch"] >= config.patience:
             say("early stop: test loss has not improved for {} epochs (best: epoch {})".format(
                 config.patience, best["epoch"]))
@@ -352,9 +391,16 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
 
     model_path = os.path.join(out_dir, "model.params")
     if config.patience and best is not None:
-        block.load_parameters(os.path.join(out_dir, "best.params"), ctx=contexts)
-    atomic_save(net.save_parameters, model_path)
-    write_model_config(out_dir, config, best)
+        block.load_parameters(best_path, ctx=contexts)
+    if not writes:
+        shutil.rmtree(os.path.dirname(best_path), ignore_errors=True)
+    if writes:
+        atomic_save(net.save_parameters, model_path)
+        write_model_config(out_dir, config, best)
+    if cluster:
+        from .distributed import fingerprint
+        # Printed by every worker: equal fingerprints mean identical weights everywhere.
+        print("worker {} of {}: final weights sha1 {}".format(cluster.rank, workers, fingerprint(net)), flush=True)
     return {"history": history, "best": best, "stopped_early": stopped_early, "model": model_path,
             "contexts": [str(c) for c in contexts]}
 
@@ -390,11 +436,15 @@ def train_two_stage(config, out_dir, contexts, pretrained=None, resume=False, qu
     return dict(last, history=history, best=best, model=model_path, stage2_epoch=epochs1 + 1 if epochs2 else None)
 
 
-def run_strategy(config, out_dir, contexts, pretrained=None, resume=False, quiet=False, kvstore=None):
+def run_strategy(config, out_dir, contexts, pretrained=None, resume=False, quiet=False, kvstore=None, cluster=None):
     """Train any strategy, two-stage included."""
     if parse_strategy(config.strategy, config.model).stage2:
+        if cluster:
+            raise HotdogError("two-stage training runs on one machine for now; train the stages as two runs "
+                              "(--strategy frozen, then finetune from its model) or drop --kvstore")
         return train_two_stage(config, out_dir, contexts, pretrained, resume, quiet, kvstore)
-    return train(config, out_dir, contexts, pretrained=pretrained, resume=resume, quiet=quiet, kvstore=kvstore)
+    return train(config, out_dir, contexts, pretrained=pretrained, resume=resume, quiet=quiet, kvstore=kvstore,
+                 cluster=cluster)
 
 
 def write_model_config(out_dir, config, best=None):

@@ -96,6 +96,7 @@ def test_history_files(tiny_data, tmp_path):
         assert all(np.isfinite(h[key]) for h in history), key
     lines = (tmp_path / "history.csv").read_text().splitlines()
     assert lines[0].startswith("epoch,stage,lr,train_loss") and len(lines) == 3
+    assert all(h["train_images"] == 16 for h in history)
 
 
 def test_stopped_and_resumed_run_matches_an_uninterrupted_one(tiny_data, tmp_path):

@@ -1,0 +1,118 @@
+"""Training on several machines with MXNet's parameter-server kvstore (``dist_sync``, ``dist_device_sync``).
+
+Every worker runs ``hotdog train --kvstore dist_sync`` with the standard ``DMLC_*`` environment (see
+docs/DISTRIBUTED.md). Then:
+
+* each epoch, one permutation of the training set shared by all workers (seeded by seed and epoch) is cut
+  into equal shards, one per worker by rank; the shards together cover the set (a shard that comes up
+  short is padded by wrapping around, so every worker takes the same number of equal-sized steps);
+* the Trainer sums the gradients of all workers through the kvstore and every worker applies the same
+  update locally (``update_on_kvstore=False``), with ``step(global batch)``: the mean over the global batch;
+* BatchNorm running statistics are not trained parameters, so each worker's drift apart: they are averaged
+  across workers after every epoch, and so are the training loss and accuracy sums. Every worker then
+  evaluates the same weights and reports the same figures;
+* only rank 0 writes checkpoints, history and results.
+"""
+import hashlib
+import logging
+
+import mxnet as mx
+import numpy as np
+from mxnet.gluon.data import Sampler
+
+from .errors import HotdogError
+
+log = logging.getLogger(__name__)
+
+DIST_KVSTORES = ("dist_sync", "dist_device_sync")
+KVSTORES = ("device", "local") + DIST_KVSTORES
+# Keys for what the package synchronises itself; the Trainer uses 0..len(params)-1.
+_AUX_KEY_BASE = 1 << 20
+
+
+class Cluster:
+    """This process's place in a distributed run: the kvstore, its rank and the number of workers."""
+
+    def __init__(self, kvstore):
+        self.kv = kvstore
+        self.rank = kvstore.rank
+        self.num_workers = kvstore.num_workers
+        self._aux_initialised = False
+
+    @property
+    def is_root(self):
+        return self.rank == 0
+
+    def allreduce_sum(self, key, values):
+        """Sum ``values`` (a numpy array) over all workers."""
+        array = mx.nd.array(values, dtype="float64")
+        if not hasattr(self, "_metric_init"):
+            self.kv.init(key, mx.nd.zeros(array.shape, dtype="float64"))
+            self._metric_init = True
+        self.kv.push(key, array)
+        out = mx.nd.zeros(array.shape, dtype="float64")
+        self.kv.pull(key, out=out)
+        return out.asnumpy()
+
+    def average_aux_states(self, net, contexts):
+        """Average every BatchNorm running statistic over all workers and contexts, in place."""
+        aux = [p for p in net.collect_params().values() if p.grad_req == "null" and "running" in p.name]
+        for offset, param in enumerate(aux):
+            key = _AUX_KEY_BASE + offset
+            copies = param.list_data()
+            if not self._aux_initialised:
+                self.kv.init(key, mx.nd.zeros(copies[0].shape, dtype=copies[0].dtype))
+            self.kv.push(key, copies)
+            self.kv.pull(key, out=copies)
+            for copy in copies:
+                copy /= self.num_workers * len(contexts)
+        self._aux_initialised = True
+
+
+def connect(kvstore):
+    """A Cluster for a dist kvstore type (reads the DMLC_* environment), None for a single machine."""
+    if kvstore not in KVSTORES:
+        raise HotdogError("--kvstore must be one of {}".format(", ".join(KVSTORES)))
+    if kvstore not in DIST_KVSTORES:
+        return None
+    import os
+    missing = [v for v in ("DMLC_ROLE", "DMLC_PS_ROOT_URI", "DMLC_PS_ROOT_PORT", "DMLC_NUM_SERVER", "DMLC_NUM_WORKER")
+               if v not in os.environ]
+    if missing:
+        raise HotdogError("--kvstore {} needs the parameter-server environment: {} not set. Start it with "
+                          "MXNet's tools/launch.py or by hand (docs/DISTRIBUTED.md).".format(kvstore, ", ".join(missing)))
+    cluster = Cluster(mx.kv.create(kvstore))
+    log.info("worker %d of %d (%s)", cluster.rank, cluster.num_workers, kvstore)
+    return cluster
+
+
+class ShardSampler(Sampler):
+    """This worker's shard of a permutation shared by all workers; call ``set_epoch`` before each epoch.
+
+    Shards have equal length: ceil(n / num_workers), the last ones padded by wrapping around.
+    """
+
+    def __init__(self, length, rank, num_workers, seed=0):
+        self._length, self._rank, self._workers, self._seed = length, rank, num_workers, seed
+        self._epoch = 0
+        self.shard_length = -(-length // num_workers)
+
+    def set_epoch(self, epoch):
+        self._epoch = epoch
+
+    def __iter__(self):
+        order = np.random.RandomState((self._seed * 100003 + self._epoch) % (2 ** 32)).permutation(self._length)
+        padded = np.concatenate([order, order[:self.shard_length * self._workers - self._length]])
+        return iter(padded[self._rank::self._workers].tolist())
+
+    def __len__(self):
+        return self.shard_length
+
+
+def fingerprint(net):
+    """sha1 of every parameter's bytes, in name order: equal on two workers iff their weights are equal."""
+    digest = hashlib.sha1()
+    for name, param in sorted(net._collect_params_with_prefix().items()):
+        digest.update(name.encode())
+        digest.update(param.data().asnumpy().tobytes())
+    return digest.hexdigest()
