@@ -79,11 +79,17 @@ def cmd_train(args):
     from .devices import choose_contexts
     from .models import pretrained_net
     from .strategies import parse_strategy
-    from .distributed import connect
+    from .distributed import HorovodCluster, connect
     from .training import run_strategy
     config = _train_config(args, args.strategy)
-    ctx = choose_contexts(args.gpus, args.cpu_contexts)
-    cluster = connect(args.kvstore) if args.kvstore else None
+    if args.distributed == "horovod":
+        if args.kvstore:
+            raise HotdogError("--distributed horovod and --kvstore exclude each other")
+        cluster = HorovodCluster()
+        ctx = cluster.contexts()
+    else:
+        ctx = choose_contexts(args.gpus, args.cpu_contexts)
+        cluster = connect(args.kvstore) if args.kvstore else None
     if cluster and not cluster.is_root:
         args.quiet = True  # one worker speaks for all
     resuming = args.resume and any(os.path.exists(os.path.join(args.out, sub, "checkpoint", "state.json"))
@@ -352,6 +358,9 @@ def build_parser():
                    help="how gradients are combined: device or local on one machine (default: device on GPUs, "
                         "local on CPU contexts); dist_sync or dist_device_sync across machines, reading the "
                         "DMLC_* environment (docs/DISTRIBUTED.md). --batch-size is then the global batch.")
+    p.add_argument("--distributed", choices=["horovod"],
+                   help="train with Horovod (start with horovodrun; one device per process); --batch-size is "
+                        "the global batch")
     _add_quiet(p)
     p.set_defaults(func=cmd_train)
 

@@ -31,7 +31,11 @@ _AUX_KEY_BASE = 1 << 20
 
 
 class Cluster:
-    """This process's place in a distributed run: the kvstore, its rank and the number of workers."""
+    """This process's place in a distributed run on the parameter-server kvstore.
+
+    The interface train() uses (Horovod has the same): rank, num_workers, is_root, step_workers,
+    make_trainer, allreduce_sum, average_aux_states.
+    """
 
     def __init__(self, kvstore):
         self.kv = kvstore
@@ -42,6 +46,16 @@ class Cluster:
     @property
     def is_root(self):
         return self.rank == 0
+
+    @property
+    def step_workers(self):
+        """The kvstore sums the workers' gradients: step() must divide by num_workers x the local batch."""
+        return self.num_workers
+
+    def make_trainer(self, params, optimizer, optimizer_params):
+        # Each worker applies the summed gradient itself, so step() can divide by the true global batch every
+        # time (with update_on_kvstore the scale is fixed at the first step and a short last batch fails).
+        return mx.gluon.Trainer(params, optimizer, optimizer_params, kvstore=self.kv, update_on_kvstore=False)
 
     def allreduce_sum(self, key, values):
         """Sum ``values`` (a numpy array) over all workers."""
@@ -67,6 +81,53 @@ class Cluster:
             for copy in copies:
                 copy /= self.num_workers * len(contexts)
         self._aux_initialised = True
+
+
+class HorovodCluster:
+    """The same interface on Horovod (``pip install horovod`` built with MXNet; ``horovodrun`` starts it)."""
+
+    def __init__(self):
+        try:
+            import horovod.mxnet as hvd
+        except ImportError:
+            raise HotdogError("--distributed horovod needs Horovod built for MXNet: HOROVOD_WITH_MXNET=1 "
+                              "HOROVOD_WITH_GLOO=1 pip install --no-build-isolation horovod (docs/DISTRIBUTED.md)") from None
+        hvd.init()
+        self.hvd = hvd
+        self.rank, self.num_workers, self.local_rank = hvd.rank(), hvd.size(), hvd.local_rank()
+        self._calls = 0
+
+    @property
+    def is_root(self):
+        return self.rank == 0
+
+    @property
+    def step_workers(self):
+        """DistributedTrainer averages the gradients already: step() divides by the local batch."""
+        return 1
+
+    def contexts(self):
+        """One device per process: its local GPU, or the CPU."""
+        return [mx.gpu(self.local_rank)] if mx.context.num_gpus() else [mx.cpu()]
+
+    def make_trainer(self, params, optimizer, optimizer_params):
+        trainer = self.hvd.DistributedTrainer(params, optimizer, optimizer_params)
+        self.hvd.broadcast_parameters(params, root_rank=0)  # every worker starts from rank 0's weights
+        return trainer
+
+    def _name(self, what):
+        self._calls += 1
+        return "hotdog.{}.{}".format(what, self._calls)
+
+    def allreduce_sum(self, key, values):
+        summed = self.hvd.allreduce(mx.nd.array(values, dtype="float64"), average=False, name=self._name("metrics"))
+        return summed.asnumpy()
+
+    def average_aux_states(self, net, contexts):
+        for param in net.collect_params().values():
+            if param.grad_req == "null" and "running" in param.name:
+                for copy in param.list_data():
+                    self.hvd.allreduce_(copy, average=True, name=self._name(param.name))
 
 
 def connect(kvstore):

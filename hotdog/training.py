@@ -123,7 +123,7 @@ def make_lr_scheduler(config, iters_per_epoch):
     return None
 
 
-def make_trainer(net, config, contexts, iters_per_epoch, kvstore=None, update_on_kvstore=None):
+def make_trainer(net, config, contexts, iters_per_epoch, kvstore=None, update_on_kvstore=None, cluster=None):
     params = {"learning_rate": config.lr, "wd": config.wd}
     if config.optimizer in ("sgd", "nag"):
         params["momentum"] = config.momentum
@@ -133,6 +133,8 @@ def make_trainer(net, config, contexts, iters_per_epoch, kvstore=None, update_on
     if kvstore is None:  # summing gradients on the GPUs is faster there; on CPU contexts it is all host memory
         kvstore = "device" if contexts[0].device_type == "gpu" else "local"
     try:
+        if cluster is not None:  # a distributed run: the cluster knows how gradients travel
+            return cluster.make_trainer(trainable_params(net), config.optimizer, params)
         return gluon.Trainer(trainable_params(net), config.optimizer, params, kvstore=kvstore,
                              update_on_kvstore=update_on_kvstore)
     except (ValueError, mx.base.MXNetError) as exc:
@@ -275,6 +277,7 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
     """
     writes = cluster is None or cluster.is_root
     workers = cluster.num_workers if cluster else 1
+    step_workers = cluster.step_workers if cluster else 1
     if writes:
         os.makedirs(out_dir, exist_ok=True)
     say = (lambda *a: None) if quiet or not writes else print
@@ -325,10 +328,7 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
             block.load_parameters(state["params"], ctx=contexts)
         block.hybridize(static_alloc=True)
     iters_per_epoch = len(train_loader)
-    # Distributed: gradients are summed over the workers and each applies the same update itself, so that
-    # step() can divide by the true global batch every time (update_on_kvstore fixes it at the first step).
-    trainer = make_trainer(block, config, contexts, iters_per_epoch, cluster.kv if cluster else kvstore,
-                           update_on_kvstore=False if cluster else None)
+    trainer = make_trainer(block, config, contexts, iters_per_epoch, kvstore, cluster=cluster)
     if state is not None:
         trainer.load_states(state["states"])
         if trainer.learning_rate != config.lr:  # resumed with a new --lr (constant schedule only)
@@ -355,7 +355,7 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
                   disable=not show_progress(quiet)) as bar:
             try:
                 train_loss, train_acc, n_images = train_epoch(block, trainer, train_loader, contexts, loss_fn,
-                                                              epoch, bar, workers)
+                                                              epoch, bar, step_workers)
             except TrainingDiverged as exc:
                 raise TrainingDiverged("training diverged: {} Stopped; {}.".format(
                     exc, _kept(out_dir, history))) from None

@@ -34,22 +34,22 @@ def make_initial_params(path):
     net.save_parameters(path)
 
 
-def main(init_path, out_dir):
-    from hotdog.distributed import connect
+def main(init_path, out_dir, backend="dist_sync"):
+    from hotdog.distributed import HorovodCluster, connect
     from hotdog.training import TrainConfig, make_trainer, train_step
-    cluster = connect("dist_sync")
+    cluster = HorovodCluster() if backend == "horovod" else connect(backend)
     contexts = [mx.cpu()]
     net = small_net()
     net.load_parameters(init_path, ctx=contexts)
     net.hybridize()
-    trainer = make_trainer(net, TrainConfig(**CONFIG), contexts, 1, kvstore=cluster.kv, update_on_kvstore=False)
+    trainer = make_trainer(net, TrainConfig(**CONFIG), contexts, 1, cluster=cluster)
     x, y = global_batch()
     share = GLOBAL_BATCH // cluster.num_workers
     lo = cluster.rank * share
     train_step(net, trainer, mx.gluon.loss.SoftmaxCrossEntropyLoss(), x[lo:lo + share], y[lo:lo + share], contexts,
-               workers=cluster.num_workers)
+               workers=cluster.step_workers)
     net.save_parameters(os.path.join(out_dir, "rank{}.params".format(cluster.rank)))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:])

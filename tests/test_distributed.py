@@ -120,3 +120,65 @@ def test_dist_kvstore_without_its_environment_says_what_to_do(tiny_data, tmp_pat
     with pytest.raises(SystemExit):
         cli.main(["train", "--kvstore", "dist_nonsense", "--data-dir", tiny_data])
     assert cli.main(["train", "--kvstore", "dist_sync", "--data-dir", tiny_data, "--out", str(tmp_path)]) == 1
+
+
+def _horovodrun():
+    try:
+        import horovod.mxnet  # noqa: F401
+    except ImportError:
+        return None
+    path = os.path.join(os.path.dirname(sys.executable), "horovodrun")
+    return path if os.path.exists(path) else None
+
+
+HOROVODRUN = _horovodrun()
+needs_horovod = pytest.mark.skipif(HOROVODRUN is None, reason="Horovod is not installed (optional extra, "
+                                   "docs/DISTRIBUTED.md): the Horovod checks did not run")
+
+
+def _run_horovod(argv, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1", HOROVOD_GLOO_IFACE="lo",
+               PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([HOROVODRUN, "--gloo", "-np", "2", "-H", "localhost:2", "--network-interface", "lo"]
+                            + argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=str(tmp_path), start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)  # horovodrun and the workers it started
+            proc.wait(timeout=30)
+    return proc.returncode, out
+
+
+@needs_horovod
+def test_horovod_step_equals_a_single_process_step_on_the_global_batch(tmp_path):
+    init = str(tmp_path / "init.params")
+    dist_step.make_initial_params(init)
+    code, out = _run_horovod([sys.executable, os.path.join(HERE, "dist_step.py"), init, str(tmp_path), "horovod"],
+                             tmp_path)
+    assert code == 0, out
+    net = dist_step.small_net()
+    net.load_parameters(init)
+    net.hybridize()
+    trainer = make_trainer(net, TrainConfig(**dist_step.CONFIG), [mx.cpu()], 1)
+    x, y = dist_step.global_batch()
+    train_step(net, trainer, gluon.loss.SoftmaxCrossEntropyLoss(), x, y, [mx.cpu()])
+    for rank in (0, 1):
+        got = mx.nd.load(str(tmp_path / "rank{}.params".format(rank)))
+        for name, value in _weights(net).items():
+            np.testing.assert_allclose(got[name].asnumpy(), value, atol=1e-5, rtol=0, err_msg=(rank, name))
+
+
+@needs_horovod
+def test_horovod_resnet_epoch_on_two_workers(tiny_data, tmp_path):
+    out = str(tmp_path / "run")
+    code, output = _run_horovod([sys.executable, "-m", "hotdog", "train", "--distributed", "horovod",
+                                 "--strategy", "scratch", "--data-dir", tiny_data, "--image-size", "32",
+                                 "--epochs", "1", "--batch-size", "8", "--out", out, "--cache", "off"], tmp_path)
+    assert code == 0, output
+    fingerprints = re.findall(r"worker (\d) of 2: final weights sha1 ([0-9a-f]{40})", output)
+    assert sorted(rank for rank, _ in fingerprints) == ["0", "1"]
+    assert len({sha for _, sha in fingerprints}) == 1
+    history = json.loads(open(os.path.join(out, "history.json")).read())
+    assert len(history) == 1 and history[0]["train_images"] == 16
