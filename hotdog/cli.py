@@ -317,6 +317,7 @@ def build_parser():
     p.add_argument("--zip", metavar="FILE", help="also write the dataset as a zip in the real archive's layout")
     _add_quiet(p)
     p.set_defaults(func=cmd_synth)
+
     p = sub.add_parser(
         "zeroshot", help="use the untouched ImageNet net as a hotdog detector",
         description="Evaluate the 1000-class pretrained net on hotdog / not-hotdog without training: an "

@@ -76,7 +76,11 @@ def test_dist_sync_step_equals_a_single_process_step_on_the_global_batch(tmp_pat
         results = run_workers([sys.executable, os.path.join(HERE, "dist_step.py"), init, str(tmp_path)])
     for code, out in results:
         assert code == 0, out
-    # The reference: one process, one step on the whole global batch.
+    assert_ranks_match_one_process(init, tmp_path)
+
+
+def assert_ranks_match_one_process(init, folder):
+    """Both workers' parameters after their step equal one process's step on the whole global batch."""
     net = dist_step.small_net()
     net.load_parameters(init)
     net.hybridize()
@@ -86,10 +90,20 @@ def test_dist_sync_step_equals_a_single_process_step_on_the_global_batch(tmp_pat
     reference = _weights(net)
     initial = mx.nd.load(init)
     for rank in (0, 1):
-        got = mx.nd.load(str(tmp_path / "rank{}.params".format(rank)))
+        got = mx.nd.load(str(folder / "rank{}.params".format(rank)))
         for name, value in reference.items():
             assert not np.array_equal(value, initial[name].asnumpy()), name
             np.testing.assert_allclose(got[name].asnumpy(), value, atol=1e-5, rtol=0, err_msg=(rank, name))
+
+
+def assert_one_model_everywhere(output, out_dir):
+    """Both workers printed the same weight fingerprint; rank 0's history covers the 16 training images."""
+    fingerprints = re.findall(r"worker (\d) of 2: final weights sha1 ([0-9a-f]{40})", output)
+    assert sorted(rank for rank, _ in fingerprints) == ["0", "1"], output
+    assert len({sha for _, sha in fingerprints}) == 1  # identical weights on both workers
+    history = json.loads(open(os.path.join(out_dir, "history.json")).read())
+    assert len(history) == 1 and history[0]["epoch"] == 1
+    assert history[0]["train_images"] == 16  # the two shards together cover the training set
 
 
 def test_resnet_epoch_on_two_workers(tiny_data, tmp_path):
@@ -99,18 +113,12 @@ def test_resnet_epoch_on_two_workers(tiny_data, tmp_path):
             "--out", out, "--cache", "off"]
     with cluster_of_two(tmp_path) as run_workers:
         results = run_workers(argv)
-    fingerprints = []
     for code, output in results:
         assert code == 0, output
-        fingerprints += re.findall(r"worker (\d) of 2: final weights sha1 ([0-9a-f]{40})", output)
-    assert sorted(rank for rank, _ in fingerprints) == ["0", "1"]
-    assert len({sha for _, sha in fingerprints}) == 1  # identical weights on both workers
-    # One set of output files, written by rank 0, covering the whole training set.
+    assert_one_model_everywhere("".join(output for _, output in results), out)
+    # One set of output files, written by rank 0.
     assert sorted(os.listdir(out)) == ["best.params", "checkpoint", "config.json", "history.csv", "history.json",
                                        "model.params"]
-    history = json.loads(open(os.path.join(out, "history.json")).read())
-    assert len(history) == 1 and history[0]["epoch"] == 1
-    assert history[0]["train_images"] == 16  # the two shards together cover the 16 training images
 
 
 def test_dist_kvstore_without_its_environment_says_what_to_do(tiny_data, tmp_path, monkeypatch):
@@ -158,16 +166,7 @@ def test_horovod_step_equals_a_single_process_step_on_the_global_batch(tmp_path)
     code, out = _run_horovod([sys.executable, os.path.join(HERE, "dist_step.py"), init, str(tmp_path), "horovod"],
                              tmp_path)
     assert code == 0, out
-    net = dist_step.small_net()
-    net.load_parameters(init)
-    net.hybridize()
-    trainer = make_trainer(net, TrainConfig(**dist_step.CONFIG), [mx.cpu()], 1)
-    x, y = dist_step.global_batch()
-    train_step(net, trainer, gluon.loss.SoftmaxCrossEntropyLoss(), x, y, [mx.cpu()])
-    for rank in (0, 1):
-        got = mx.nd.load(str(tmp_path / "rank{}.params".format(rank)))
-        for name, value in _weights(net).items():
-            np.testing.assert_allclose(got[name].asnumpy(), value, atol=1e-5, rtol=0, err_msg=(rank, name))
+    assert_ranks_match_one_process(init, tmp_path)
 
 
 @needs_horovod
@@ -177,8 +176,4 @@ def test_horovod_resnet_epoch_on_two_workers(tiny_data, tmp_path):
                                  "--strategy", "scratch", "--data-dir", tiny_data, "--image-size", "32",
                                  "--epochs", "1", "--batch-size", "8", "--out", out, "--cache", "off"], tmp_path)
     assert code == 0, output
-    fingerprints = re.findall(r"worker (\d) of 2: final weights sha1 ([0-9a-f]{40})", output)
-    assert sorted(rank for rank, _ in fingerprints) == ["0", "1"]
-    assert len({sha for _, sha in fingerprints}) == 1
-    history = json.loads(open(os.path.join(out, "history.json")).read())
-    assert len(history) == 1 and history[0]["train_images"] == 16
+    assert_one_model_everywhere(output, out)
