@@ -55,7 +55,15 @@ class Cluster:
     def make_trainer(self, params, optimizer, optimizer_params):
         # Each worker applies the summed gradient itself, so step() can divide by the true global batch every
         # time (with update_on_kvstore the scale is fixed at the first step and a short last batch fails).
-        return mx.gluon.Trainer(params, optimizer, optimizer_params, kvstore=self.kv, update_on_kvstore=False)
+        trainer = mx.gluon.Trainer(params, optimizer, optimizer_params, kvstore=self.kv, update_on_kvstore=False)
+        # Gluon initialises the kvstore lazily, inside the first step(): the pull of rank 0's initial weights
+        # is then queued together with the first gradient push, and a worker could start from other weights
+        # (seen here: a worker started from zeros in 5 runs of 6). Initialise now and wait for the pulls.
+        # (_init_kvstore/_init_params are private in MXNet 1.9.1, which setup.py pins.)
+        trainer._init_kvstore()
+        trainer._init_params()
+        mx.nd.waitall()
+        return trainer
 
     def allreduce_sum(self, key, values):
         """Sum ``values`` (a numpy array) over all workers."""
