@@ -75,8 +75,9 @@ def folder_name(strategy):
 
 def _summarise(name, config, result, seconds):
     history = result["history"]
-    images = sum(h["train_images_per_sec"] * h["seconds"] for h in history)
-    train_seconds = sum(h["seconds"] for h in history)
+    # Throughput over the training passes only ("seconds" also holds each epoch's evaluation).
+    images = sum(h["train_images"] for h in history)
+    train_seconds = sum(h["train_images"] / h["train_images_per_sec"] for h in history)
     return {
         "name": name, "status": "ok", "error": None, "lr": config.lr, "out_dir": folder_name(name),
         "final_test_acc": history[-1]["test_acc"], "best_test_acc": max(h["test_acc"] for h in history),

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from hotdog import cli
-from hotdog.compare import SCHEMA, compare, parse_lr_overrides
+from hotdog.compare import SCHEMA, _summarise, compare, parse_lr_overrides
 from hotdog.demo import SMOKE_SETTINGS, DemoSettings, run_demo
 from hotdog.models import pretrained_net
 from hotdog.training import TrainConfig, run_strategy
@@ -103,6 +103,11 @@ def test_two_stage_keeps_one_history_and_lowers_the_lr(tiny_data, pretrained, tm
     assert len(json.loads((tmp_path / "history.json").read_text())) == 3
     saved_config = json.loads((tmp_path / "config.json").read_text())
     assert saved_config["strategy"] == "finetune"  # what the final net is
+    # compare's throughput: all training images over all training time (evaluation excluded).
+    row = _summarise("two-stage", config, result, seconds=1.0)
+    train_seconds = sum(h["train_images"] / h["train_images_per_sec"] for h in history)
+    assert row["train_images_per_sec"] == pytest.approx(48 / train_seconds)
+    assert train_seconds < sum(h["seconds"] for h in history)
     # The final model is usable like any other.
     assert cli.main(["evaluate", "--model-dir", str(tmp_path)]) == 0
 
