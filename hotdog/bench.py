@@ -20,7 +20,7 @@ from mxnet import gluon
 from mxnet.gluon.model_zoo.vision import get_model
 
 from .data import load_datasets, make_loader
-from .models import _infer_shapes, get_backbone
+from .models import infer_shapes, get_backbone
 from .training import TrainConfig, evaluate_loss_acc, make_trainer, train_epoch, train_step
 
 
@@ -102,7 +102,7 @@ def cached_vs_frozen(model, data_dir, image_size, batch_size, contexts):
     from .training import train
     source = get_model(get_backbone(model).zoo_name, classes=1000)  # random weights: speed only
     source.initialize(mx.init.Xavier(), ctx=contexts)
-    _infer_shapes(source, contexts)
+    infer_shapes(source, contexts)
     rates = {}
     with tempfile.TemporaryDirectory(prefix="hotdog-bench-") as out:
         for strategy, epochs in (("frozen", 2), ("cached", 8)):

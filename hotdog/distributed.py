@@ -15,6 +15,7 @@ docs/DISTRIBUTED.md). Then:
 """
 import hashlib
 import logging
+import os
 
 import mxnet as mx
 import numpy as np
@@ -41,7 +42,7 @@ class Cluster:
         self.kv = kvstore
         self.rank = kvstore.rank
         self.num_workers = kvstore.num_workers
-        self._aux_initialised = False
+        self._initialised = set()  # the package's own kvstore keys (init is collective, once per key)
 
     @property
     def is_root(self):
@@ -68,9 +69,7 @@ class Cluster:
     def allreduce_sum(self, key, values):
         """Sum ``values`` (a numpy array) over all workers."""
         array = mx.nd.array(values, dtype="float64")
-        if not hasattr(self, "_metric_init"):
-            self.kv.init(key, mx.nd.zeros(array.shape, dtype="float64"))
-            self._metric_init = True
+        self._init_once(key, array)
         self.kv.push(key, array)
         out = mx.nd.zeros(array.shape, dtype="float64")
         self.kv.pull(key, out=out)
@@ -82,13 +81,16 @@ class Cluster:
         for offset, param in enumerate(aux):
             key = _AUX_KEY_BASE + offset
             copies = param.list_data()
-            if not self._aux_initialised:
-                self.kv.init(key, mx.nd.zeros(copies[0].shape, dtype=copies[0].dtype))
+            self._init_once(key, copies[0])
             self.kv.push(key, copies)
             self.kv.pull(key, out=copies)
             for copy in copies:
                 copy /= self.num_workers * len(contexts)
-        self._aux_initialised = True
+
+    def _init_once(self, key, like):
+        if key not in self._initialised:
+            self.kv.init(key, mx.nd.zeros(like.shape, dtype=like.dtype))
+            self._initialised.add(key)
 
 
 class HorovodCluster:
@@ -144,7 +146,6 @@ def connect(kvstore):
         raise HotdogError("--kvstore must be one of {}".format(", ".join(KVSTORES)))
     if kvstore not in DIST_KVSTORES:
         return None
-    import os
     missing = [v for v in ("DMLC_ROLE", "DMLC_PS_ROOT_URI", "DMLC_PS_ROOT_PORT", "DMLC_NUM_SERVER", "DMLC_NUM_WORKER")
                if v not in os.environ]
     if missing:

@@ -138,7 +138,7 @@ def _short_reason(exc):
     return text[:200]
 
 
-def _infer_shapes(net, ctx, image_size=64):
+def infer_shapes(net, ctx, image_size=64):
     """Resolve deferred shapes with one tiny forward pass.
 
     In training mode inside ``autograd.record``: an inference-mode forward lets MKLDNN re-lay the weights
@@ -183,7 +183,7 @@ def finetune_net(pretrained, name=DEFAULT_BACKBONE, num_classes=len(CLASSES), ct
     net.output.initialize(mx.init.Xavier(), ctx=as_context_list(ctx))
     if output_lr_mult != 1.0:
         net.output.collect_params().setattr("lr_mult", output_lr_mult)
-    _infer_shapes(net, ctx)
+    infer_shapes(net, ctx)
     return net
 
 
@@ -191,7 +191,7 @@ def scratch_net(name=DEFAULT_BACKBONE, num_classes=len(CLASSES), ctx=None):
     """The same architecture with every parameter Xavier-initialised; nothing shared with anything."""
     net = get_model(get_backbone(name).zoo_name, classes=num_classes)
     net.initialize(mx.init.Xavier(), ctx=as_context_list(ctx))
-    _infer_shapes(net, ctx)
+    infer_shapes(net, ctx)
     return net
 
 
