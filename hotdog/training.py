@@ -72,7 +72,8 @@ class TrainConfig:
     output_lr_mult: float = 1.0
     imagenet_class: str = "hotdog"
     # Read images from the decode-once cache (cache.py). On by default: measured with `hotdog bench`, it
-    # lifts training from 0.53 to 0.82 of the compute ceiling at 64 px and 0.85 to 0.90 at 224 px.
+    # lifts training from 0.58 to 0.84 of the compute ceiling at 64 px and 0.87 to 0.93 at 224 px
+    # (docs/PERFORMANCE.md).
     cache: bool = True
     augment: bool = True    # False: the training set gets the test transform
 
