@@ -208,8 +208,11 @@ def cmd_compare(args):
     try:
         dataset_root(args.data_dir)
     except HotdogError:  # no dataset yet: fetch the chapter's (verified, idempotent)
-        from .download import download_hotdog
-        download_hotdog(data_dir=args.data_dir, quiet=args.quiet)
+        from .download import DownloadError, download_hotdog
+        try:
+            download_hotdog(data_dir=args.data_dir, quiet=args.quiet)
+        except DownloadError as exc:
+            raise DownloadError("{} Or see the whole comparison offline: hotdog compare --demo".format(exc)) from None
     args.epochs = 5 if args.epochs is None else args.epochs
     args.batch_size = 128 if args.batch_size is None else args.batch_size
     args.image_size = 224 if args.image_size is None else args.image_size

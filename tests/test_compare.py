@@ -150,3 +150,12 @@ def test_cli_demo_with_hotdog_init(tmp_path):
     saved = json.loads(open(os.path.join(out, "results.json")).read())
     assert [r["status"] for r in saved["strategies"]] == ["ok"] * 3
     assert saved["settings"]["momentum"] == 0.5  # training options reach the demo's comparison
+
+
+def test_compare_without_data_or_network_points_to_the_demo(free_port, tmp_path, monkeypatch, capsys):
+    import hotdog.download as download
+    monkeypatch.setenv("HOTDOG_DATA_URL", "http://127.0.0.1:{}/hotdog.zip".format(free_port))  # refused
+    monkeypatch.setattr(download.time, "sleep", lambda seconds: None)  # no backoff waits in the test
+    assert cli.main(["compare", "--data-dir", str(tmp_path / "data"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "connection refused" in err and "hotdog compare --demo" in err
