@@ -27,7 +27,6 @@ from tqdm import tqdm
 
 from .data import dataset_root, load_split, resize_size
 from .download import show_progress
-from .layout import CLASSES
 
 CACHE_FORMAT = 2
 
@@ -100,7 +99,7 @@ def build_cache(dataset, folder, split, image_size, quiet=False):
     return folder
 
 
-def cached_split(data_dir, split, image_size, classes=CLASSES, quiet=False):
+def cached_split(data_dir, split, image_size, classes=None, quiet=False):
     """The split as CachedImages, building the cache on a miss. Returns (dataset, hit)."""
     raw = load_split(data_dir, split, classes)
     key = content_key(raw, split, image_size)

@@ -11,7 +11,8 @@ import sys
 from . import __version__
 from .errors import HotdogError
 
-DATA_DIR_HELP = "folder holding the dataset (DIR/hotdog/{train,test}/... or DIR/{train,test}/...); default: %(default)s"
+DATA_DIR_HELP = ("folder holding the dataset: DIR/hotdog/{train,test}/... (the chapter's) or DIR/{train,test}/<class>/ "
+                 "(your own, any class names); default: %(default)s")
 
 
 def _add_data_dir(parser):
@@ -132,6 +133,10 @@ def cmd_evaluate(args):
     print("accuracy  {:.4f}\nprecision {:.4f}\nrecall    {:.4f}   ({} is the positive class)".format(
         report["accuracy"], report["precision"], report["recall"], classes[0]))
     width = max(len(c) for c in classes) + 2
+    if len(classes) > 2:
+        print("per class".ljust(width) + "precision".rjust(11) + "recall".rjust(9))
+        for cls, figures in zip(classes, report["per_class"]):
+            print(cls.ljust(width) + "{:11.4f}{:9.4f}".format(figures["precision"], figures["recall"]))
     print("confusion matrix (rows: true, columns: predicted)")
     print(" " * width + "".join(c.rjust(width) for c in classes))
     for cls, row in zip(classes, report["confusion"]):

@@ -4,7 +4,8 @@ Train: ``RandomResizedCrop(S)``, ``RandomFlipLeftRight``, ``ToTensor``, ``Normal
 Test: ``Resize(round(S*256/224))``, ``CenterCrop(S)``, ``ToTensor``, the same ``Normalize``.
 ``Resize`` with one number squashes the image to a square, exactly as the chapter does (both its MXNet
 and PyTorch editions); it does not keep the aspect ratio.
-Labels follow ``layout.CLASSES`` (hotdog = 0, not-hotdog = 1).
+Labels are the sorted class folder names (``layout.CLASSES`` for the chapter's data: hotdog = 0,
+not-hotdog = 1; any other folder: ``dataset_classes``).
 """
 import logging
 import os
@@ -14,7 +15,7 @@ from mxnet.gluon.data import DataLoader
 from mxnet.gluon.data.vision import ImageFolderDataset, transforms
 
 from .errors import HotdogError, mxnet_error_summary
-from .layout import CLASSES, validate_layout
+from .layout import discover_classes, validate_layout
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +82,18 @@ def dataset_root(data_dir):
                           data_dir, data_dir, data_dir, data_dir, data_dir))
 
 
-def load_split(data_dir, split, classes=CLASSES):
-    """The raw (untransformed) ImageFolder of one split, after checking the layout."""
+def dataset_classes(data_dir):
+    """The class names of a dataset, in label order (the sorted folder names of its train/)."""
+    return discover_classes(dataset_root(data_dir))
+
+
+def load_split(data_dir, split, classes=None):
+    """The raw (untransformed) ImageFolder of one split, after checking the layout.
+
+    ``classes``: the class folders expected; None: those of the dataset's train/ folder.
+    """
     root = dataset_root(data_dir)
+    classes = tuple(classes) if classes else discover_classes(root)
     validate_layout(root, splits=(split,), classes=classes)
     dataset = ImageFolder(os.path.join(root, split))
     if tuple(dataset.synsets) != tuple(classes):
@@ -91,7 +101,7 @@ def load_split(data_dir, split, classes=CLASSES):
     return dataset
 
 
-def load_datasets(data_dir, image_size=DEFAULT_IMAGE_SIZE, classes=CLASSES, crop_scale=CHAPTER_CROP_SCALE,
+def load_datasets(data_dir, image_size=DEFAULT_IMAGE_SIZE, classes=None, crop_scale=CHAPTER_CROP_SCALE,
                   cache=False, augment=True, quiet=False):
     """Train and test datasets with the chapter's transforms applied to the images.
 
@@ -124,7 +134,7 @@ def make_loader(dataset, batch_size, shuffle=False, num_workers=0, last_batch="k
                       last_batch=last_batch)
 
 
-def make_loaders(data_dir, batch_size, image_size=DEFAULT_IMAGE_SIZE, num_workers=0, classes=CLASSES):
+def make_loaders(data_dir, batch_size, image_size=DEFAULT_IMAGE_SIZE, num_workers=0, classes=None):
     """The chapter's pair: a shuffled train loader and an ordered test loader, both keeping every image."""
     train, test = load_datasets(data_dir, image_size, classes)
     return (make_loader(train, batch_size, shuffle=True, num_workers=num_workers),

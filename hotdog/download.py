@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from .errors import HotdogError
 from .extract import safe_extract
-from .layout import validate_layout
+from .layout import CLASSES, validate_layout
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def extract_dataset(zip_path, data_dir, sha1, force=False):
             found = sorted(os.listdir(staging))[:5]
             raise HotdogError("{} has no top-level '{}/' folder (it holds: {}). Is it the hotdog archive?".format(
                 zip_path, DATASET_FOLDER, ", ".join(found) or "nothing"))
-        counts = validate_layout(root)
+        counts = validate_layout(root, classes=CLASSES)  # the chapter's archive: exactly these two
         _write_json_atomic(os.path.join(root, MARKER), {"sha1": sha1, "counts": counts})
         if os.path.exists(final):
             shutil.rmtree(final)

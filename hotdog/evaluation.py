@@ -25,17 +25,22 @@ def predict_proba(net, loader, ctx):
 
 
 def binary_report(labels, predicted, positive=HOTDOG_LABEL, num_classes=2):
-    """Accuracy, and precision and recall of the ``positive`` class; confusion[true][predicted]."""
+    """Accuracy, precision and recall of the ``positive`` class (hotdog; for other data the first class),
+    the same per class in ``per_class``, and confusion[true][predicted]."""
     labels, predicted = np.asarray(labels), np.asarray(predicted)
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(confusion, (labels, predicted), 1)
-    tp = confusion[positive, positive]
-    predicted_pos = confusion[:, positive].sum()
-    actual_pos = confusion[positive, :].sum()
+
+    def precision_recall(c):
+        tp, predicted_c, actual_c = confusion[c, c], confusion[:, c].sum(), confusion[c, :].sum()
+        return (float(tp / predicted_c) if predicted_c else 0.0, float(tp / actual_c) if actual_c else 0.0)
+
+    precision, recall = precision_recall(positive)
     return {
         "n": int(len(labels)),
         "accuracy": float((labels == predicted).mean()) if len(labels) else float("nan"),
-        "precision": float(tp / predicted_pos) if predicted_pos else 0.0,
-        "recall": float(tp / actual_pos) if actual_pos else 0.0,
+        "precision": precision,
+        "recall": recall,
+        "per_class": [dict(zip(("precision", "recall"), precision_recall(c))) for c in range(num_classes)],
         "confusion": confusion.tolist(),
     }

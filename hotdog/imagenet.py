@@ -102,7 +102,7 @@ def zeroshot(pretrained, data_dir, image_size=224, batch_size=64, ctx=None, imag
     from .evaluation import binary_report, predict_proba
 
     index = class_index(imagenet_class)
-    dataset = load_split(data_dir, split).transform_first(test_transform(image_size))
+    dataset = load_split(data_dir, split, CLASSES).transform_first(test_transform(image_size))  # hotdog data only
     probs, labels = predict_proba(pretrained, make_loader(dataset, batch_size, num_workers=num_workers),
                                   ctx or [mx.cpu()])
     is_hotdog = probs.argmax(axis=1) == index if threshold is None else probs[:, index] >= threshold

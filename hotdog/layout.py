@@ -1,8 +1,9 @@
-"""What a hotdog-style image folder looks like, and the label order used everywhere.
+"""What an image folder looks like, and the label order used everywhere.
 
 ``ROOT/{train,test}/{CLASS}/*.{png,jpg,jpeg}``. Gluon's ``ImageFolderDataset`` numbers the class
-folders in sorted order, so the labels are ``hotdog`` = 0 and ``not-hotdog`` = 1: use ``CLASSES`` and
-``HOTDOG_LABEL`` rather than the numbers.
+folders in sorted order. For the chapter's data the labels are ``hotdog`` = 0 and ``not-hotdog`` = 1: use
+``CLASSES`` and ``HOTDOG_LABEL`` rather than the numbers. Any other folder works too: its classes are the
+sorted folder names of ``train/`` (``discover_classes``), and ``test/`` must have the same ones.
 """
 import os
 
@@ -24,17 +25,32 @@ def is_image_file(name):
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
-def validate_layout(root, splits=SPLITS, classes=CLASSES):
+def discover_classes(root, split="train"):
+    """The sorted class folder names of ``root/split`` (the labels ImageFolderDataset will give)."""
+    folder = os.path.join(root, split)
+    if not os.path.isdir(folder):
+        raise LayoutError("{} does not have the expected layout:\n  - missing folder {}/".format(root, split))
+    names = sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)) and not d.startswith("."))
+    if len(names) < 2:
+        raise LayoutError("{}/{}/ needs at least two class folders (found: {})".format(
+            root, split, ", ".join(names) or "none"))
+    return tuple(names)
+
+
+def validate_layout(root, splits=SPLITS, classes=None):
     """Check ``root`` and return ``{split: {class: number of images}}``.
 
+    ``classes``: the class folders expected; None means those of ``train/`` (every split must have them).
     Every problem is listed in one LayoutError: missing or empty folders, and class folders that
     would shift the labels.
     """
     problems = []
     counts = {}
     if not os.path.isdir(root):
-        raise LayoutError("{} is not a folder; expected {}/{{{}}}/{{{}}}/".format(
-            root, root, ",".join(splits), ",".join(classes)))
+        raise LayoutError("{} is not a folder; expected {}/{{{}}}/<one folder per class>/".format(
+            root, root, ",".join(splits)))
+    if classes is None:
+        classes = discover_classes(root)
     for split in splits:
         split_dir = os.path.join(root, split)
         if not os.path.isdir(split_dir):

@@ -7,7 +7,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
 from .data import load_split  # noqa: E402
-from .layout import CLASSES, HOTDOG_LABEL, NOT_HOTDOG_LABEL  # noqa: E402
 
 
 def save_figure(fig, out):
@@ -35,15 +34,17 @@ def image_grid(images, rows, cols, titles=None, scale=1.5):
 
 
 def save_data_samples(data_dir, out, n=8):
-    """The chapter's picture: the first ``n`` hotdog and the last ``n`` not-hotdog training images."""
+    """The chapter's picture: the first ``n`` hotdog and the last ``n`` not-hotdog training images
+    (for other data: the first class's first and the last class's last images)."""
     train = load_split(data_dir, "train")
+    first, last = 0, len(train.synsets) - 1  # hotdog and not-hotdog for the chapter's data
     labels = [label for _, label in train.items]
-    hotdogs = [i for i, label in enumerate(labels) if label == HOTDOG_LABEL][:n]
-    not_hotdogs = [i for i, label in enumerate(labels) if label == NOT_HOTDOG_LABEL][::-1][:n]
+    top = [i for i, label in enumerate(labels) if label == first][:n]
+    bottom = [i for i, label in enumerate(labels) if label == last][::-1][:n]
     # Chosen by label, not by position, so a small folder never shows a not-hotdog under "hotdog".
-    images = [train[i][0].asnumpy() for i in hotdogs] + [None] * (n - len(hotdogs))
-    images += [train[i][0].asnumpy() for i in not_hotdogs] + [None] * (n - len(not_hotdogs))
-    titles = [CLASSES[HOTDOG_LABEL]] * n + [CLASSES[NOT_HOTDOG_LABEL]] * n
+    images = [train[i][0].asnumpy() for i in top] + [None] * (n - len(top))
+    images += [train[i][0].asnumpy() for i in bottom] + [None] * (n - len(bottom))
+    titles = [train.synsets[first]] * n + [train.synsets[last]] * n
     return save_figure(image_grid(images, 2, n, titles), out)
 
 

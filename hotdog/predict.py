@@ -14,7 +14,8 @@ from .strategies import build_net
 def load_trained(model_dir, ctx):
     """(net, config) of a run's output folder."""
     config = read_json(os.path.join(model_dir, "config.json"), "model config (is --model-dir a training output?)")
-    net = build_net(config["strategy"], config["model"], ctx=ctx, params_file=os.path.join(model_dir, "model.params"))
+    net = build_net(config["strategy"], config["model"], ctx=ctx, params_file=os.path.join(model_dir, "model.params"),
+                    num_classes=len(config["classes"]))
     net.hybridize()
     return net, config
 
@@ -42,8 +43,9 @@ def predict_images(paths, model_dir, ctx):
 def evaluate_model(model_dir, ctx, data_dir=None, batch_size=64, num_workers=0, split="test"):
     """Accuracy, precision and recall (hotdog = positive) and the confusion matrix on a split."""
     net, config = load_trained(model_dir, ctx)
-    dataset = load_split(data_dir or config["data_dir"], split).transform_first(test_transform(config["image_size"]))
+    dataset = load_split(data_dir or config["data_dir"], split, config["classes"]).transform_first(
+        test_transform(config["image_size"]))
     probs, labels = predict_proba(net, make_loader(dataset, batch_size, num_workers=num_workers), ctx)
-    report = binary_report(labels, probs.argmax(axis=1))
+    report = binary_report(labels, probs.argmax(axis=1), num_classes=len(config["classes"]))
     report["classes"] = config["classes"]
     return report

@@ -90,7 +90,7 @@ def freeze_features(net, model, trainable_stages):
 
 
 def build_net(strategy, model=DEFAULT_BACKBONE, pretrained=None, ctx=None, output_lr_mult=1.0,
-              imagenet_class=imagenet.HOTDOG_CLASS_NAME, params_file=None):
+              imagenet_class=imagenet.HOTDOG_CLASS_NAME, params_file=None, num_classes=len(CLASSES)):
     """The net for ``strategy`` (a Strategy or its text), with its frozen parts frozen.
 
     ``pretrained``: the 1000-class ImageNet net the pretrained strategies start from.
@@ -99,18 +99,20 @@ def build_net(strategy, model=DEFAULT_BACKBONE, pretrained=None, ctx=None, outpu
     if isinstance(strategy, str):
         strategy = parse_strategy(strategy, model)
     if params_file:
-        net = get_model(get_backbone(model).zoo_name, classes=len(CLASSES))
-        load_params_checked(net, params_file, ctx, what="{} with {} classes".format(model, len(CLASSES)))
+        net = get_model(get_backbone(model).zoo_name, classes=num_classes)
+        load_params_checked(net, params_file, ctx, what="{} with {} classes".format(model, num_classes))
         if output_lr_mult != 1.0:
             net.output.collect_params().setattr("lr_mult", output_lr_mult)
     elif strategy.pretrained:
         if pretrained is None:
             raise HotdogError("strategy {} needs the pretrained net".format(strategy.name))
-        net = finetune_net(pretrained, model, ctx=ctx, output_lr_mult=output_lr_mult)
+        if strategy.hotdog_init and num_classes != len(CLASSES):
+            raise HotdogError("hotdog-init needs the two classes hotdog / not-hotdog (this data has {})".format(num_classes))
+        net = finetune_net(pretrained, model, num_classes=num_classes, ctx=ctx, output_lr_mult=output_lr_mult)
         if strategy.hotdog_init:
             imagenet.init_output_from_class(net, pretrained, imagenet_class)
     else:
-        net = scratch_net(model, ctx=ctx)
+        net = scratch_net(model, num_classes=num_classes, ctx=ctx)
     freeze_features(net, model, strategy.trainable_stages)
     trainable, frozen = parameter_counts(net)
     # Worth saying when a net is built for training; a reloaded one (predict, evaluate) stays quiet.

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from . import __version__
 from .checkpoint import (atomic_save, atomic_write_bytes, atomic_write_json, load_checkpoint_state, save_checkpoint,
                          write_history)
-from .data import DEFAULT_IMAGE_SIZE, load_datasets, make_loader
+from .data import DEFAULT_IMAGE_SIZE, dataset_classes, load_datasets, make_loader
 from .devices import describe
 from .download import DEFAULT_DATA_DIR, show_progress
 from .errors import HotdogError
@@ -291,6 +291,9 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
         _check_resumable(state["config"], config)
 
     strategy = parse_strategy(config.strategy, config.model)
+    classes = dataset_classes(config.data_dir)
+    if strategy.hotdog_init and classes != CLASSES:
+        raise HotdogError("hotdog-init needs the classes {} (this data has {})".format(", ".join(CLASSES), ", ".join(classes)))
     if cluster and strategy.cached:
         raise HotdogError("the cached strategy runs on one machine (its epochs take milliseconds); drop --kvstore")
     local_batch = config.batch_size // workers
@@ -313,7 +316,8 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
     # A cached run's checkpoints hold only the output layer: the net itself is rebuilt from the pretrained one.
     net = build_net(config.strategy, config.model, pretrained=pretrained, ctx=contexts,
                     output_lr_mult=config.output_lr_mult, imagenet_class=config.imagenet_class,
-                    params_file=state["params"] if state and not strategy.cached else init_params)
+                    params_file=state["params"] if state and not strategy.cached else init_params,
+                    num_classes=len(classes))
     net.hybridize(static_alloc=True)
     # `block` is what the loop trains and checkpoints: the whole net, or for `cached` only its output layer,
     # fed with the backbone's features computed once.
@@ -399,7 +403,7 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
         shutil.rmtree(os.path.dirname(best_path), ignore_errors=True)
     if writes:
         atomic_save(net.save_parameters, model_path)
-        write_model_config(out_dir, config, best)
+        write_model_config(out_dir, config, best, classes)
     if cluster:
         from .distributed import fingerprint
         # Printed by every worker: equal fingerprints mean identical weights everywhere.
@@ -435,7 +439,7 @@ def train_two_stage(config, out_dir, contexts, pretrained=None, resume=False, qu
     model_path = os.path.join(out_dir, "model.params")
     with open(last["model"], "rb") as f:
         atomic_write_bytes(model_path, f.read())
-    write_model_config(out_dir, final_config, best)
+    write_model_config(out_dir, final_config, best, dataset_classes(config.data_dir))
     return dict(last, history=history, best=best, model=model_path, stage2_epoch=epochs1 + 1 if epochs2 else None)
 
 
@@ -450,11 +454,11 @@ def run_strategy(config, out_dir, contexts, pretrained=None, resume=False, quiet
                  cluster=cluster)
 
 
-def write_model_config(out_dir, config, best=None):
+def write_model_config(out_dir, config, best=None, classes=CLASSES):
     """config.json: what `predict` and `evaluate` need to rebuild the net without the command line."""
     strategy = "frozen" if config.strategy == "cached" else config.strategy  # same net, same weights
     atomic_write_json(os.path.join(out_dir, "config.json"), {
         "hotdog_version": __version__, "model": config.model, "strategy": strategy,
-        "classes": list(CLASSES), "image_size": config.image_size, "data_dir": config.data_dir,
+        "classes": list(classes), "image_size": config.image_size, "data_dir": config.data_dir,
         "train": asdict(config), "best": best,
     })

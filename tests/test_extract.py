@@ -94,9 +94,23 @@ def test_layout_errors_are_named(tmp_path):
     _touch(str(tmp_path / "train" / "not-hotdog" / "readme.txt"))
     _touch(str(tmp_path / "train" / "cat" / "0.png"))
     with pytest.raises(LayoutError) as info:
-        validate_layout(str(tmp_path))
+        validate_layout(str(tmp_path), classes=("hotdog", "not-hotdog"))  # what the chapter's archive must hold
     message = str(info.value)
     assert "missing folder test/" in message
     assert "train/not-hotdog/ has no image files" in message
     assert "unexpected class folder(s) in train/: cat" in message
     assert "train/hotdog" not in message
+
+
+def test_discovered_classes_must_match_across_splits(tmp_path):
+    for cls in ("cat", "dog", "fish"):
+        _touch(str(tmp_path / "train" / cls / "0.png"))
+    for cls in ("cat", "dog"):
+        _touch(str(tmp_path / "test" / cls / "0.png"))
+    with pytest.raises(LayoutError, match="missing folder test/fish/"):
+        validate_layout(str(tmp_path))
+    _touch(str(tmp_path / "test" / "fish" / "1.jpg"))
+    assert validate_layout(str(tmp_path))["test"] == {"cat": 1, "dog": 1, "fish": 1}
+    (tmp_path / "lonely" / "train" / "only").mkdir(parents=True)
+    with pytest.raises(LayoutError, match="at least two class folders"):
+        validate_layout(str(tmp_path / "lonely"))
