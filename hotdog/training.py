@@ -352,6 +352,9 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
     stopped_early = False
     # Every worker keeps its best weights (for --patience); only rank 0's copy goes to OUT.
     best_path = os.path.join(out_dir if writes else tempfile.mkdtemp(prefix="hotdog-worker-"), "best.params")
+    shared_best = os.path.join(out_dir, "best.params")
+    if not writes and state is not None and os.path.exists(shared_best):  # resume: rank 0's copy (shared storage)
+        shutil.copyfile(shared_best, best_path)
     for epoch in range(start + 1, config.epochs + 1):
         seed_everything(config.seed, epoch)
         if sampler is not None:

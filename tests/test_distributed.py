@@ -121,6 +121,22 @@ def test_resnet_epoch_on_two_workers(tiny_data, tmp_path):
                                        "model.params"]
 
 
+def test_distributed_resume_with_patience_keeps_workers_identical(tiny_data, tmp_path):
+    out = str(tmp_path / "run")
+    argv = lambda epochs: [sys.executable, "-m", "hotdog", "train", "--kvstore", "dist_sync", "--strategy", "scratch",
+                           "--data-dir", tiny_data, "--image-size", "32", "--epochs", str(epochs), "--batch-size", "8",
+                           "--out", out, "--cache", "off", "--patience", "5", "--resume"]
+    for epochs in (1, 2):  # a first run, then a resumed one (rank 0's folder is shared: same machine)
+        with cluster_of_two(tmp_path) as run_workers:
+            results = run_workers(argv(epochs))
+        for code, output in results:
+            assert code == 0, output
+    fingerprints = re.findall(r"worker (\d) of 2: final weights sha1 ([0-9a-f]{40})",
+                              "".join(output for _, output in results))
+    assert len(fingerprints) == 2 and len({sha for _, sha in fingerprints}) == 1
+    assert [h["epoch"] for h in json.loads(open(os.path.join(out, "history.json")).read())] == [1, 2]
+
+
 def test_dist_kvstore_without_its_environment_says_what_to_do(tiny_data, tmp_path, monkeypatch):
     from hotdog import cli
     for var in ("DMLC_ROLE", "DMLC_PS_ROOT_URI"):
