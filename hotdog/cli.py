@@ -64,19 +64,24 @@ def cmd_zeroshot(args):
         report["accuracy"], report["precision"], report["recall"]))
 
 
+def _lr_steps(args):
+    return [int(x) for x in args.lr_steps.split(",") if x.strip()] if args.lr_steps else []
+
+
 def _train_config(args, strategy):
     from .training import TrainConfig
     return TrainConfig(
         strategy=strategy, model=args.model, data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size,
         lr=args.lr, wd=args.wd, momentum=args.momentum, optimizer=args.optimizer, image_size=args.image_size,
         workers=args.workers, seed=args.seed, lr_schedule=args.lr_schedule,
-        lr_steps=[int(s) for s in args.lr_steps.split(",") if s.strip()] if args.lr_steps else [],
+        lr_steps=_lr_steps(args),
         lr_factor=args.lr_factor, warmup_epochs=args.warmup_epochs, patience=args.patience,
         output_lr_mult=args.output_lr_mult, imagenet_class=args.imagenet_class, cache=args.cache == "on",
         augment=not args.no_augment)
 
 
 def cmd_train(args):
+    from .checkpoint import CHECKPOINT_DIR, STATE_FILE
     from .devices import choose_contexts
     from .models import pretrained_net
     from .strategies import parse_strategy
@@ -93,8 +98,8 @@ def cmd_train(args):
         cluster = connect(args.kvstore) if args.kvstore else None
     if cluster and not cluster.is_root:
         args.quiet = True  # one worker speaks for all
-    resuming = args.resume and any(os.path.exists(os.path.join(args.out, sub, "checkpoint", "state.json"))
-                                   for sub in ("", "stage1"))
+    resuming = args.resume and any(os.path.exists(os.path.join(args.out, sub, CHECKPOINT_DIR, STATE_FILE))
+                                   for sub in ("", "stage1"))  # stage1: a two-stage run
     strategy = parse_strategy(config.strategy, config.model)
     # A resumed run reloads its own weights, except `cached`, whose checkpoints hold only the output layer.
     needs_pretrained = strategy.pretrained and (not resuming or strategy.cached)
@@ -203,7 +208,7 @@ def cmd_compare(args):
         training = {k: getattr(args, k) for k in ("wd", "momentum", "optimizer", "workers", "lr_schedule",
                                                   "lr_factor", "warmup_epochs", "patience", "output_lr_mult")}
         training.update(cache=args.cache == "on", augment=not args.no_augment)
-        training["lr_steps"] = [int(x) for x in args.lr_steps.split(",") if x.strip()] if args.lr_steps else []
+        training["lr_steps"] = _lr_steps(args)
         run_demo(args.out, ctx, strategies, replace(settings, **overrides), root=args.demo_root,
                  lr_overrides=lrs, quiet=args.quiet, training=training)
         return
