@@ -1,4 +1,4 @@
-"""``python -m hotdog`` runs the same CLI as the ``hotdog`` command."""
+"""``python -m hotdog`` runs the same command line as ``hotdog``."""
 import sys
 
 from .cli import main

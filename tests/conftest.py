@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from hotdog.synthetic import make_synthetic_hotdog
+from hotdog.data.synthetic import make_synthetic_hotdog
 
 
 class FileServer:
@@ -131,3 +131,11 @@ def pretrained_params(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("pretrained") / "resnet18_v2-random.params")
     net.save_parameters(path)
     return path, row, 0.75
+
+
+@pytest.fixture
+def hotdog_log(caplog):
+    """What the package logged at INFO and above (the library logs; only the command line prints)."""
+    import logging
+    caplog.set_level(logging.INFO, logger="hotdog")
+    return caplog

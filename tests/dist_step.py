@@ -35,8 +35,10 @@ def make_initial_params(path):
 
 
 def main(init_path, out_dir, backend="dist_sync"):
-    from hotdog.distributed import HorovodCluster, connect
-    from hotdog.training import TrainConfig, make_trainer, train_step
+    from hotdog.train.config import TrainConfig
+    from hotdog.train.distributed import HorovodCluster, connect
+    from hotdog.train.optim import make_trainer
+    from hotdog.train.step import train_step
     cluster = HorovodCluster() if backend == "horovod" else connect(backend)
     contexts = [mx.cpu()]
     net = small_net()
@@ -47,7 +49,7 @@ def main(init_path, out_dir, backend="dist_sync"):
     share = GLOBAL_BATCH // cluster.num_workers
     lo = cluster.rank * share
     train_step(net, trainer, mx.gluon.loss.SoftmaxCrossEntropyLoss(), x[lo:lo + share], y[lo:lo + share], contexts,
-               workers=cluster.step_workers)
+               step_scale=cluster.step_workers)
     net.save_parameters(os.path.join(out_dir, "rank{}.params".format(cluster.rank)))
 
 

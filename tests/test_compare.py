@@ -8,10 +8,13 @@ import pytest
 from PIL import Image
 
 from hotdog import cli
-from hotdog.compare import SCHEMA, _summarise, compare, parse_lr_overrides
-from hotdog.demo import SMOKE_SETTINGS, DemoSettings, run_demo
-from hotdog.models import pretrained_net
-from hotdog.training import TrainConfig, run_strategy
+from hotdog.cli.options import parse_lr_overrides
+from hotdog.errors import ConfigError, HotdogError
+from hotdog.experiments.compare import SCHEMA, _summarise, compare
+from hotdog.experiments.demo import SMOKE_SETTINGS, DemoSettings, run_demo
+from hotdog.models.zoo import pretrained_net
+from hotdog.train.config import TrainConfig
+from hotdog.train.recipes import run_strategy
 
 RESULT_KEYS = {"name", "status", "error", "lr", "out_dir", "final_test_acc", "best_test_acc", "best_epoch",
                "final_train_loss", "total_seconds", "train_images_per_sec", "stage2_epoch", "history"}
@@ -34,7 +37,7 @@ def assert_png(path):
         assert im.format == "PNG"
 
 
-def test_compare_writes_results_table_and_plots(tiny_data, pretrained, tmp_path, capsys):
+def test_compare_writes_results_table_and_plots(tiny_data, pretrained, tmp_path, hotdog_log):
     out = str(tmp_path)
     results = compare(["finetune", "scratch"], base_config(tiny_data), out, [mx.cpu()], pretrained=pretrained)
     with open(os.path.join(out, "results.json")) as f:
@@ -53,8 +56,7 @@ def test_compare_writes_results_table_and_plots(tiny_data, pretrained, tmp_path,
     assert "| strategy | final acc |" in markdown and "| finetune |" in markdown and "| scratch |" in markdown
     for png in ("curves.png", "samples.png"):
         assert_png(os.path.join(out, png))
-    printed = capsys.readouterr().out
-    assert "strategy" in printed and "final acc" in printed
+    assert "strategy" in hotdog_log.text and "final acc" in hotdog_log.text
 
 
 def test_a_failing_strategy_is_reported_and_the_others_survive(tiny_data, pretrained, tmp_path):
@@ -78,9 +80,9 @@ def test_a_strategy_that_needs_weights_fails_alone(tiny_data, tmp_path):
 
 
 def test_typos_fail_before_any_training(tiny_data, tmp_path):
-    with pytest.raises(Exception, match="unknown strategy"):
+    with pytest.raises(ConfigError, match="strategy must be one of .*got 'fintune'"):
         compare(["finetune", "fintune"], base_config(tiny_data), str(tmp_path), [mx.cpu()])
-    with pytest.raises(Exception, match="not being compared"):
+    with pytest.raises(ConfigError, match="not being compared"):
         compare(["finetune"], base_config(tiny_data), str(tmp_path), [mx.cpu()], lr_overrides={"scratch": 0.1})
     assert not os.path.exists(tmp_path / "finetune")
 
@@ -89,7 +91,7 @@ def test_parse_lr_overrides():
     assert parse_lr_overrides("finetune=0.02, scratch=0.2") == {"finetune": 0.02, "scratch": 0.2}
     assert parse_lr_overrides("partial:2=0.05") == {"partial:2": 0.05}
     for bad in ("finetune", "finetune=fast"):
-        with pytest.raises(Exception, match="STRATEGY=LR"):
+        with pytest.raises(HotdogError, match="STRATEGY=LR"):
             parse_lr_overrides(bad)
 
 
@@ -123,11 +125,12 @@ def test_two_stage_partial_unfreezes_only_k_stages(tiny_data, pretrained, tmp_pa
     assert json.loads((tmp_path / "config.json").read_text())["strategy"] == "partial:1"
 
 
-def test_demo_at_reduced_size_and_its_cache(tmp_path, capsys):
+def test_demo_at_reduced_size_and_its_cache(tmp_path, hotdog_log):
     settings = DemoSettings(**SMOKE_SETTINGS)
     root, out = str(tmp_path / "demo-data"), str(tmp_path / "demo-out")
     results = run_demo(out, [mx.cpu()], settings=settings, root=root)
-    first = capsys.readouterr().out
+    first = hotdog_log.text
+    hotdog_log.clear()
     assert "OFFLINE DEMO" in first and "synthetic" in first and "pretraining resnet18_v2" in first
     assert results["synthetic"] is True
     assert [r["status"] for r in results["strategies"]] == ["ok", "ok"]
@@ -136,7 +139,7 @@ def test_demo_at_reduced_size_and_its_cache(tmp_path, capsys):
     assert "Synthetic run" in open(os.path.join(out, "results.md")).read()
     # Second run: the source-pretrained weights and the data come from the cache.
     run_demo(str(tmp_path / "again"), [mx.cpu()], settings=settings, root=root)
-    assert "using the cached source-pretrained" in capsys.readouterr().out
+    assert "using the cached source-pretrained" in hotdog_log.text
     # A changed setting is a different cache entry.
     run_demo(str(tmp_path / "other"), [mx.cpu()], settings=replace(settings, pretrain_epochs=2), root=root, quiet=True)
     assert len([n for n in os.listdir(root) if n.endswith(".params")]) == 2
@@ -153,7 +156,7 @@ def test_cli_demo_with_hotdog_init(tmp_path):
 
 
 def test_compare_without_data_or_network_points_to_the_demo(free_port, tmp_path, monkeypatch, capsys):
-    import hotdog.download as download
+    import hotdog.data.download as download
     monkeypatch.setenv("HOTDOG_DATA_URL", "http://127.0.0.1:{}/hotdog.zip".format(free_port))  # refused
     monkeypatch.setattr(download.time, "sleep", lambda seconds: None)  # no backoff waits in the test
     assert cli.main(["compare", "--data-dir", str(tmp_path / "data"), "-q"]) == 1

@@ -7,10 +7,13 @@ import pytest
 from PIL import Image
 
 from hotdog import cli
-from hotdog import data
-from hotdog.data import MEAN, STD, UnreadableImageError, load_datasets, load_split, make_loader, make_loaders
-from hotdog.layout import CLASSES, HOTDOG_LABEL
-from hotdog.synthetic import make_synthetic_hotdog
+from hotdog.data import transforms
+from hotdog.data.folders import UnreadableImageError, load_split
+from hotdog.data.layout import CLASSES, HOTDOG_LABEL
+from hotdog.data.pipeline import load_datasets, make_loader
+from hotdog.data.synthetic import make_synthetic_hotdog
+from hotdog.data.transforms import MEAN, STD
+from hotdog.errors import HotdogError
 
 
 def test_label_order_is_sorted_folder_names():
@@ -42,7 +45,7 @@ def test_train_transform_shape_dtype_and_range(tiny_data):
 def test_test_transform_is_squash_resize_center_crop_normalise(tiny_data):
     raw = load_split(tiny_data, "test")
     image, _ = raw[0]
-    got = data.test_transform(224)(image).asnumpy()
+    got = transforms.test_transform(224)(image).asnumpy()
     # By hand: squash to 256x256 (as the chapter does), crop the centre 224, scale to [0,1], normalise.
     resized = mx.image.imresize(image, 256, 256).asnumpy().astype(np.float32) / 255
     crop = resized[16:240, 16:240]
@@ -54,19 +57,19 @@ def test_test_transform_is_squash_resize_center_crop_normalise(tiny_data):
 def test_test_transform_is_deterministic_and_train_is_random(tiny_data):
     raw = load_split(tiny_data, "train")
     image, _ = raw[0]
-    assert (data.test_transform(32)(image) == data.test_transform(32)(image)).asnumpy().all()
+    assert (transforms.test_transform(32)(image) == transforms.test_transform(32)(image)).asnumpy().all()
     mx.random.seed(0)
-    a, b = data.train_transform(32)(image), data.train_transform(32)(image)
+    a, b = transforms.train_transform(32)(image), transforms.train_transform(32)(image)
     assert not np.allclose(a.asnumpy(), b.asnumpy())
 
 
 def test_loaders_batch_and_keep_the_last_batch(tiny_data):
-    train_loader, test_loader = make_loaders(tiny_data, batch_size=5, image_size=32)
+    train, test = load_datasets(tiny_data, image_size=32)
+    train_loader, test_loader = make_loader(train, 5, shuffle=True), make_loader(test, 5)
     sizes = [x.shape[0] for x, _ in test_loader]
     assert sizes == [5, 3]  # 8 test images, last batch kept
     x, y = next(iter(train_loader))
     assert x.shape == (5, 3, 32, 32) and y.shape == (5,)
-    _, test = load_datasets(tiny_data, image_size=32)
     assert [x.shape[0] for x, _ in make_loader(test, 5, last_batch="discard")] == [5]
 
 
@@ -88,7 +91,7 @@ def test_unreadable_image_is_named(tmp_path):
 
 
 def test_missing_dataset_says_how_to_get_it(tmp_path):
-    with pytest.raises(Exception, match="hotdog download"):
+    with pytest.raises(HotdogError, match="hotdog download"):
         load_split(str(tmp_path), "train")
 
 

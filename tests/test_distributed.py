@@ -11,13 +11,16 @@ import socket
 import subprocess
 import sys
 
+import dist_step
 import mxnet as mx
 import numpy as np
 import pytest
 from mxnet import gluon
 
-import dist_step
-from hotdog.training import TrainConfig, make_trainer, train_step
+from hotdog import _mx
+from hotdog.train.config import TrainConfig
+from hotdog.train.optim import make_trainer
+from hotdog.train.step import train_step
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT = 240
@@ -66,7 +69,7 @@ def cluster_of_two(tmp_path):
 
 
 def _weights(net):
-    return {k: p.data().asnumpy() for k, p in net._collect_params_with_prefix().items()}
+    return {k: p.data().asnumpy() for k, p in _mx.params_by_structural_name(net).items()}
 
 
 def test_dist_sync_step_equals_a_single_process_step_on_the_global_batch(tmp_path):
@@ -137,13 +140,17 @@ def test_distributed_resume_with_patience_keeps_workers_identical(tiny_data, tmp
     assert [h["epoch"] for h in json.loads(open(os.path.join(out, "history.json")).read())] == [1, 2]
 
 
-def test_dist_kvstore_without_its_environment_says_what_to_do(tiny_data, tmp_path, monkeypatch):
+def test_dist_kvstore_without_its_environment_says_what_to_do(tiny_data, tmp_path, monkeypatch, capsys):
     from hotdog import cli
     for var in ("DMLC_ROLE", "DMLC_PS_ROOT_URI"):
         monkeypatch.delenv(var, raising=False)
     with pytest.raises(SystemExit):
         cli.main(["train", "--kvstore", "dist_nonsense", "--data-dir", tiny_data])
+    assert "invalid choice: 'dist_nonsense'" in capsys.readouterr().err
     assert cli.main(["train", "--kvstore", "dist_sync", "--data-dir", tiny_data, "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "environment: DMLC_ROLE, DMLC_PS_ROOT_URI," in err and "docs/DISTRIBUTED.md" in err, err
+    assert "Traceback" not in err
 
 
 def _horovodrun():

@@ -6,8 +6,16 @@ import socket
 import pytest
 
 from hotdog import cli
-from hotdog.download import (MARKER, URL_ENV, ChecksumError, DownloadError, download_hotdog, fetch,
-                             sha1_file)
+from hotdog._io import sha1_file
+from hotdog.data.download import (
+    MARKER,
+    URL_ENV,
+    ChecksumError,
+    DownloadError,
+    download_hotdog,
+    fetch,
+)
+from hotdog.errors import HotdogError
 
 WRONG_SHA1 = "0" * 40
 
@@ -153,7 +161,7 @@ def test_unverified_existing_folder_is_not_overwritten(synthetic_zip, tmp_path):
     mine = tmp_path / "hotdog" / "mine.txt"
     mine.parent.mkdir()
     mine.write_text("keep me")
-    with pytest.raises(Exception, match="--force"):
+    with pytest.raises(HotdogError, match="--force"):
         download_hotdog(data_dir=str(tmp_path), zip_file=zip_path, sha1=sha1, quiet=True)
     assert mine.read_text() == "keep me"
     download_hotdog(data_dir=str(tmp_path), zip_file=zip_path, sha1=sha1, quiet=True, force=True)

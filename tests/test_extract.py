@@ -5,9 +5,11 @@ import zipfile
 
 import pytest
 
-from hotdog.download import download_hotdog, sha1_file
-from hotdog.extract import BrokenArchiveError, UnsafeArchiveError, safe_extract
-from hotdog.layout import LayoutError, validate_layout
+from hotdog._io import sha1_file
+from hotdog.data.download import download_hotdog
+from hotdog.data.extract import BrokenArchiveError, UnsafeArchiveError, safe_extract
+from hotdog.data.layout import LayoutError, validate_layout
+from hotdog.errors import HotdogError
 
 
 def _zip_with(path, entries):
@@ -70,7 +72,7 @@ def test_corrupt_member_fails_the_crc_check(synthetic_zip, tmp_path):
 
 def test_archive_without_hotdog_folder(tmp_path):
     archive = _zip_with(tmp_path / "other.zip", [("cats/1.png", b"x")])
-    with pytest.raises(Exception, match="no top-level 'hotdog/' folder"):
+    with pytest.raises(HotdogError, match="no top-level 'hotdog/' folder"):
         download_hotdog(data_dir=str(tmp_path / "data"), zip_file=archive, sha1=sha1_file(archive), quiet=True)
 
 

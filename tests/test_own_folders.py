@@ -6,10 +6,10 @@ import mxnet as mx
 import pytest
 
 from hotdog import cli
-from hotdog.compare import compare
-from hotdog.models import pretrained_net
-from hotdog.synthetic import make_image_folder
-from hotdog.training import TrainConfig
+from hotdog.data.synthetic import make_image_folder
+from hotdog.experiments.compare import compare
+from hotdog.models.zoo import pretrained_net
+from hotdog.train.config import TrainConfig
 
 FOODS = ("cake", "donut", "pizza")
 

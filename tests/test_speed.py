@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 
 from hotdog import cli
-from hotdog.cache import cached_split
-from hotdog.data import load_datasets, load_split
-from hotdog.models import pretrained_net
-from hotdog.synthetic import make_synthetic_hotdog
-from hotdog.training import TrainConfig, train
+from hotdog.data.cache import cached_split
+from hotdog.data.folders import load_split
+from hotdog.data.pipeline import load_datasets
+from hotdog.data.synthetic import make_synthetic_hotdog
+from hotdog.models.zoo import pretrained_net
+from hotdog.train.config import TrainConfig
+from hotdog.train.loop import train
 
 
 @pytest.fixture
@@ -29,9 +31,10 @@ def cache_folders(data_dir):
 
 def test_cache_miss_then_hit(fresh_data):
     dataset, hit = cached_split(fresh_data, "train", 32, quiet=True)
-    assert not hit and len(dataset) == 8 and len(cache_folders(fresh_data)) == 1
+    built = cache_folders(fresh_data)
+    assert not hit and len(dataset) == 8 and len(built) == 1
     again, hit = cached_split(fresh_data, "train", 32, quiet=True)
-    assert hit and cache_folders(fresh_data) == cache_folders(fresh_data)
+    assert hit and cache_folders(fresh_data) == built  # read from the same folder, nothing new built
     for i in range(len(dataset)):
         assert (dataset[i][0].asnumpy() == again[i][0].asnumpy()).all() and dataset[i][1] == again[i][1]
 
@@ -73,7 +76,7 @@ def test_cached_train_images_keep_their_aspect_and_short_side(fresh_data):
 
 
 def test_unwritable_dataset_falls_back_to_the_files(fresh_data, monkeypatch, caplog):
-    import hotdog.cache as cache_module
+    import hotdog.data.cache as cache_module
 
     def refuse(*args, **kwargs):
         raise PermissionError("read-only file system")

@@ -1,5 +1,6 @@
 """The training engine: data parallelism, history, checkpoints, resume, divergence, predict, evaluate."""
 import json
+import logging
 import os
 
 import mxnet as mx
@@ -9,10 +10,15 @@ from mxnet import gluon
 from mxnet.gluon import nn
 from PIL import Image
 
-from hotdog import cli
-from hotdog.checkpoint import load_checkpoint_state
-from hotdog.models import pretrained_net
-from hotdog.training import (TrainConfig, TrainingDiverged, make_lr_scheduler, make_trainer, train, train_step)
+from hotdog import _mx, cli
+from hotdog.errors import ConfigError, ConfigErrors, HotdogError
+from hotdog.models.zoo import pretrained_net
+from hotdog.train.config import TrainConfig
+from hotdog.train.hooks import TrainingDiverged
+from hotdog.train.loop import train
+from hotdog.train.optim import make_lr_scheduler, make_trainer
+from hotdog.train.run_dir import load_checkpoint_state
+from hotdog.train.step import train_step
 
 TWO_CPUS = [mx.cpu(0), mx.cpu(1)]
 
@@ -30,7 +36,7 @@ def small_net_without_batchnorm():
 
 
 def weights(net):
-    return {k: p.data().asnumpy() for k, p in net._collect_params_with_prefix().items()}
+    return {k: p.data().asnumpy() for k, p in _mx.params_by_structural_name(net).items()}
 
 
 @pytest.mark.parametrize("batch", [6, 5, 1])  # even split, uneven split, fewer samples than contexts
@@ -63,13 +69,14 @@ def test_one_step_on_two_contexts_equals_one_context(tmp_path, batch):
         np.testing.assert_allclose(one[name], two[name], atol=1e-5, rtol=0)
 
 
-def test_resnet_trains_on_two_contexts_with_an_uneven_last_batch(tiny_data, tmp_path, capsys):
+def test_resnet_trains_on_two_contexts_with_an_uneven_last_batch(tiny_data, tmp_path, caplog):
     # 16 training images in batches of 5: 5, 5, 5 and a last batch of 1, fewer than the 2 contexts.
+    caplog.set_level(logging.INFO, logger="hotdog")
     result = train(tiny_config(tiny_data), str(tmp_path), TWO_CPUS)
     assert len(result["history"]) == 1
     record = result["history"][0]
     assert np.isfinite(record["train_loss"]) and 0 <= record["train_acc"] <= 1
-    assert "cpu(0), cpu(1)" in capsys.readouterr().out
+    assert "cpu(0), cpu(1)" in caplog.text
     for name in ("history.json", "history.csv", "model.params", "config.json", "best.params"):
         assert os.path.exists(tmp_path / name)
 
@@ -123,7 +130,7 @@ def test_stopped_and_resumed_run_matches_an_uninterrupted_one(tiny_data, tmp_pat
 
 def test_resume_refuses_changed_settings(tiny_data, tmp_path):
     train(tiny_config(tiny_data), str(tmp_path), [mx.cpu()], quiet=True)
-    with pytest.raises(Exception, match="cannot resume.*batch_size"):
+    with pytest.raises(HotdogError, match="cannot resume.*batch_size"):
         train(tiny_config(tiny_data, epochs=2, batch_size=4), str(tmp_path), [mx.cpu()], quiet=True, resume=True)
 
 
@@ -150,23 +157,51 @@ def test_divergence_in_the_first_epoch(tiny_data, tmp_path):
     assert load_checkpoint_state(str(tmp_path)) is None
 
 
-def test_early_stopping_keeps_the_best_epoch(tiny_data, tmp_path):
-    result = train(tiny_config(tiny_data, epochs=6, patience=1, lr=0.5), str(tmp_path), [mx.cpu()], quiet=True)
+def test_early_stopping_keeps_the_best_epoch(tiny_data, pretrained_params, tmp_path):
+    # A frozen backbone and a learning rate far below float32 resolution: no weight can move, so the test
+    # loss of epoch 2 equals epoch 1's, which is no improvement, and patience 1 must stop there.
+    pretrained = pretrained_net(params_file=pretrained_params[0])
+    result = train(tiny_config(tiny_data, strategy="frozen", epochs=6, patience=1, lr=1e-12), str(tmp_path),
+                   [mx.cpu()], pretrained=pretrained, quiet=True)
     history, best = result["history"], result["best"]
-    assert best["test_loss"] == min(h["test_loss"] for h in history)
-    if result["stopped_early"]:
-        assert len(history) == best["epoch"] + 1
+    assert result["stopped_early"] and [h["epoch"] for h in history] == [1, 2]
+    assert history[0]["test_loss"] == history[1]["test_loss"] and best["epoch"] == 1
     model, kept = mx.nd.load(str(tmp_path / "model.params")), mx.nd.load(str(tmp_path / "best.params"))
     for name in model:
         np.testing.assert_array_equal(model[name].asnumpy(), kept[name].asnumpy())
 
 
-def test_bad_settings_are_refused():
-    for bad in (dict(lr=0), dict(lr=float("nan")), dict(epochs=0), dict(lr_schedule="linear"),
-                dict(strategy="partial:9")):
-        with pytest.raises(Exception) as info:
+def test_early_stopping_restores_the_best_weights_not_the_last(tiny_data, tmp_path):
+    # lr 0.5 from scratch on 16 images: the test loss swings. Whatever epoch was best, model.params must be
+    # that epoch's weights (best.params), not the last epoch's (the last checkpoint).
+    result = train(tiny_config(tiny_data, epochs=3, patience=5, lr=0.5), str(tmp_path), [mx.cpu()], quiet=True)
+    history, best = result["history"], result["best"]
+    assert best["test_loss"] == min(h["test_loss"] for h in history)
+    model, kept = mx.nd.load(str(tmp_path / "model.params")), mx.nd.load(str(tmp_path / "best.params"))
+    for name in model:
+        np.testing.assert_array_equal(model[name].asnumpy(), kept[name].asnumpy())
+
+
+def test_bad_settings_are_refused_naming_the_parameter():
+    for bad, param in ((dict(lr=0), "lr"), (dict(lr=float("nan")), "lr"), (dict(epochs=0), "epochs"),
+                       (dict(lr_schedule="linear"), "lr_schedule"), (dict(strategy="partial:9"), "strategy"),
+                       (dict(patience=0), "patience")):
+        with pytest.raises(ConfigError) as info:
             TrainConfig(**dict(dict(strategy="scratch"), **bad))
-        assert "Traceback" not in str(info.value)
+        assert info.value.param == param and str(info.value).startswith(param + " ")
+        assert "--" not in str(info.value)  # the library speaks Python; the command line says --flags
+
+
+def test_every_wrong_setting_is_named_at_once():
+    with pytest.raises(ConfigErrors) as info:
+        TrainConfig(strategy="melted", epochs=0, batch_size=0)
+    assert [e.param for e in info.value.errors] == ["strategy", "epochs", "batch_size"]
+
+
+def test_the_command_line_names_flags(tiny_data, capsys):
+    assert cli.main(["train", "--epochs", "0", "--batch-size", "0", "--data-dir", tiny_data]) == 1
+    err = capsys.readouterr().err
+    assert "--epochs must be at least 1 (got 0)" in err and "--batch-size must be at least 1" in err, err
 
 
 def test_lr_schedules_with_warmup():

@@ -1,0 +1,88 @@
+"""The ``hotdog`` command: the parser (one module per group of commands), logging, and errors as one line.
+
+Library code logs to the ``hotdog`` logger and raises ``HotdogError``; here it is decided what reaches
+the terminal: info lines on stdout, warnings and errors on stderr, no traceback for an expected error
+(``--debug`` shows them). MXNet is imported by the commands that need it, not by ``hotdog --help``.
+"""
+import argparse
+import contextlib
+import logging
+import sys
+
+from .. import use_all_cores
+from .._version import __version__
+from ..errors import ConfigError, HotdogError
+from . import data_commands, model_commands, options, train_commands
+
+GROUPS = (data_commands, train_commands, model_commands)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="hotdog",
+        description="Fine-tuning vs training from scratch on hotdog / not-hotdog (D2L 'Fine-Tuning'), "
+                    "with MXNet Gluon.")
+    parser.add_argument("--version", action="version", version="hotdog " + __version__)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for group in GROUPS:
+        group.add_commands(sub)
+    parser.commands = sub.choices  # {name: the command's parser}, to name a command's flags in errors
+    return parser
+
+
+class _ConsoleHandler(logging.Handler):
+    """Info lines as plain text on stdout; warnings and errors, prefixed with their level, on stderr.
+
+    Looks the streams up at every record, so a redirected or captured stdout is honoured.
+    """
+
+    def emit(self, record):
+        try:
+            message = record.getMessage()
+            if record.levelno <= logging.INFO:
+                print(message, file=sys.stdout, flush=True)
+            else:
+                print("{}: {}".format(record.levelname.lower(), message), file=sys.stderr, flush=True)
+        except Exception:  # a logging failure must not end the run
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def _console_logging(quiet):
+    """The ``hotdog`` logger on the terminal while a command runs, and as it was afterwards (main() may
+    run several times in one process: tests, notebooks)."""
+    logger = logging.getLogger("hotdog")
+    handler, level = _ConsoleHandler(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def main(argv=None):
+    use_all_cores()  # before any command imports MXNet
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        with _console_logging(getattr(args, "quiet", False)):
+            args.func(args)
+    except ConfigError as exc:  # a library error names the Python parameter; the user typed a flag
+        if args.debug:
+            raise
+        command = parser.commands[args.command]
+        print("error: {}".format(exc.told_with(lambda param: options.flag_for(command, param))), file=sys.stderr)
+        return exc.exit_code
+    except HotdogError as exc:
+        if args.debug:
+            raise
+        print("error: {}".format(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

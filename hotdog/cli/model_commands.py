@@ -1,0 +1,92 @@
+"""Commands that use a model: predict, evaluate, zeroshot."""
+import sys
+
+from ..errors import HotdogError
+from . import options
+
+
+def cmd_predict(args):
+    from ..evaluate.inference import predict_images
+    results = predict_images(args.images, args.model_dir, options.contexts(args))
+    failed = 0
+    for r in results:
+        if "error" in r:
+            failed += 1
+            print("{}\terror: {} ({})".format(r["path"], r["error"], r["detail"]), file=sys.stderr)
+        else:
+            print("{}\t{}\t{:.4f}".format(r["path"], r["label"], r["probability"]))
+    if failed:
+        raise HotdogError("{} of {} file(s) could not be read as images".format(failed, len(results)))
+
+
+def cmd_evaluate(args):
+    from ..evaluate.inference import evaluate_model
+    report = evaluate_model(args.model_dir, options.contexts(args), data_dir=args.data_dir,
+                            batch_size=args.batch_size, num_workers=args.workers, split=args.split)
+    classes = report["classes"]
+    print("{} images in the {} split".format(report["n"], args.split))
+    print("accuracy  {:.4f}".format(report["accuracy"]))
+    width = max(len(c) for c in classes) + 2
+    if len(classes) == 2:  # precision and recall of "the" positive class only mean something for two classes
+        print("precision {:.4f}\nrecall    {:.4f}   ({} is the positive class)".format(
+            report["precision"], report["recall"], classes[0]))
+    else:
+        print("per class".ljust(width) + "precision".rjust(11) + "recall".rjust(9))
+        for cls, figures in zip(classes, report["per_class"]):
+            print(cls.ljust(width) + "{:11.4f}{:9.4f}".format(figures["precision"], figures["recall"]))
+    print("confusion matrix (rows: true, columns: predicted)")
+    print(" " * width + "".join(c.rjust(width) for c in classes))
+    for cls, row in zip(classes, report["confusion"]):
+        print(cls.ljust(width) + "".join(str(v).rjust(width) for v in row))
+
+
+def cmd_zeroshot(args):
+    from ..evaluate.zeroshot import zeroshot
+    from ..models.zoo import pretrained_net
+    from ..train.devices import describe
+    ctx = options.contexts(args)
+    net = pretrained_net(args.model, args.pretrained_params, ctx)
+    net.hybridize()
+    report = zeroshot(net, args.data_dir, image_size=args.image_size, batch_size=args.batch_size, ctx=ctx,
+                      imagenet_class=args.imagenet_class, threshold=args.threshold, num_workers=args.workers,
+                      split=args.split)
+    print("zero-shot {} on the {} split ({} images, {}): ImageNet class {} '{}', rule: {}".format(
+        args.model, args.split, report["n"], describe(ctx), report["imagenet_class"],
+        report["imagenet_class_name"], report["rule"]))
+    print("accuracy  {:.4f}\nprecision {:.4f}\nrecall    {:.4f}".format(
+        report["accuracy"], report["precision"], report["recall"]))
+
+
+def add_commands(sub):
+    p = sub.add_parser(
+        "zeroshot", help="use the untouched ImageNet net as a hotdog detector",
+        description="Evaluate the 1000-class pretrained net on hotdog / not-hotdog without training: an "
+                    "image is 'hotdog' when ImageNet's hotdog class wins the argmax (or passes --threshold).",
+        epilog="The book's exercise uses row 713, which is 'photocopier' in ImageNet-1k; 'hotdog' is 934. "
+               "Pass --imagenet-class 713 to reproduce the book verbatim.")
+    options.add_data_dir(p)
+    options.add_model(p)
+    options.add_eval_options(p)
+    options.add_devices(p)
+    p.add_argument("--imagenet-class", default="hotdog", metavar="NAME|ROW",
+                   help="ImageNet class: a name, a synset or a row number; default: %(default)s (row 934)")
+    p.add_argument("--threshold", type=float, metavar="P",
+                   help="call it hotdog when that class's probability is at least P (default: when it wins the argmax)")
+    p.add_argument("--split", default="test", choices=["train", "test"], help="default: %(default)s")
+    p.set_defaults(func=cmd_zeroshot)
+
+    p = sub.add_parser("predict", help="classify images with a trained model",
+                       description="Print each image's label and probability, preprocessed like the test split.")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    p.add_argument("--model-dir", required=True, metavar="DIR", help="a `hotdog train` output folder")
+    options.add_devices(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="accuracy, precision, recall and confusion matrix of a trained model")
+    p.add_argument("--model-dir", required=True, metavar="DIR", help="a `hotdog train` output folder")
+    p.add_argument("--data-dir", metavar="DIR", help="dataset to evaluate on; default: the one it was trained on")
+    p.add_argument("--split", default="test", choices=["train", "test"], help="default: %(default)s")
+    p.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")
+    p.add_argument("--workers", type=int, default=0, help="data-loading worker processes; default: %(default)s")
+    options.add_devices(p)
+    p.set_defaults(func=cmd_evaluate)

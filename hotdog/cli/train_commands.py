@@ -1,0 +1,181 @@
+"""Commands that train: train, compare, bench."""
+import json
+import os
+
+from ..errors import HotdogError
+from . import options
+
+# compare leaves these at None: the demo's own settings apply with --demo, the chapter's otherwise.
+COMPARE_DEMO_DEFAULTS = {"epochs": 5, "batch_size": 16, "image_size": 48}
+COMPARE_CHAPTER_DEFAULTS = {"epochs": 5, "batch_size": 128, "image_size": 224}
+
+
+def _pretrained_loader(args, ctx):
+    """A function that loads the pretrained net, called by the library only if a run needs it."""
+    from ..models.zoo import pretrained_net
+    return lambda: pretrained_net(args.model, args.pretrained_params, ctx)
+
+
+def cmd_train(args):
+    from ..train.devices import choose_contexts
+    from ..train.distributed import HorovodCluster, connect
+    from ..train.recipes import run_strategy
+    config = options.config_from_args(args)
+    if args.distributed == "horovod":
+        if args.kvstore:
+            raise HotdogError("--distributed horovod and --kvstore exclude each other")
+        cluster = HorovodCluster()
+        ctx = cluster.contexts()
+    else:
+        ctx = choose_contexts(args.gpus, args.cpu_contexts)
+        cluster = connect(args.kvstore) if args.kvstore else None
+    kvstore = args.kvstore if args.kvstore and not cluster else None
+    result = run_strategy(config, args.out, ctx, pretrained=_pretrained_loader(args, ctx), resume=args.resume,
+                          quiet=args.quiet or bool(cluster and not cluster.is_root), kvstore=kvstore, cluster=cluster)
+    if cluster:  # printed by every worker: equal fingerprints mean identical weights everywhere
+        print("worker {} of {}: final weights sha1 {}".format(cluster.rank, cluster.num_workers,
+                                                              result["fingerprint"]), flush=True)
+    if not args.quiet and (cluster is None or cluster.is_root):
+        best = result["best"]
+        print("done: {} (best test accuracy {:.4f} at epoch {}, the epoch of lowest test loss); history in {}".format(
+            result["model"], best["test_acc"], best["epoch"], os.path.join(args.out, "history.csv")))
+
+
+def cmd_compare(args):
+    from ..experiments.compare import DEFAULT_STRATEGIES
+    strategies = options.split_list(args.strategies) or list(DEFAULT_STRATEGIES)
+    lrs = options.parse_lr_overrides(args.lr)
+    ctx = options.contexts(args)
+    if args.demo:
+        _compare_demo(args, strategies, lrs, ctx)
+        return
+    from ..data.folders import dataset_root
+    from ..experiments.compare import compare
+    try:
+        dataset_root(args.data_dir)
+    except HotdogError:  # no dataset yet: fetch the chapter's (verified, idempotent)
+        from ..data.download import DownloadError, download_hotdog
+        try:
+            download_hotdog(data_dir=args.data_dir, quiet=args.quiet)
+        except DownloadError as exc:
+            raise DownloadError("{} Or see the whole comparison offline: hotdog compare --demo".format(exc)) from None
+    chapter = {name: value for name, value in COMPARE_CHAPTER_DEFAULTS.items() if getattr(args, name) is None}
+    base = options.config_from_args(args, strategy="finetune", lr=None, **chapter)
+    compare(strategies, base, args.out, ctx, pretrained=_pretrained_loader(args, ctx), lr_overrides=lrs,
+            quiet=args.quiet, resume=args.resume, pretrained_note=args.pretrained_params or "Gluon model zoo (ImageNet)")
+
+
+def _compare_demo(args, strategies, lrs, ctx):
+    from dataclasses import fields, replace
+
+    from ..experiments.demo import SMOKE_SETTINGS, DemoSettings, run_demo
+    from ..train.config import TrainConfig
+    settings = DemoSettings(model=args.model, seed=args.seed)
+    if args.demo_size == "tiny":
+        settings = replace(settings, **SMOKE_SETTINGS)
+    settings = replace(settings, **{k: getattr(args, k) for k in COMPARE_DEMO_DEFAULTS if getattr(args, k) is not None})
+    # The other training options apply to the demo's comparison as they would to a real one.
+    own = ("strategy", "model", "data_dir", "lr", "seed", "imagenet_class") + tuple(COMPARE_DEMO_DEFAULTS)
+    training = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name not in own}
+    run_demo(args.out, ctx, strategies, settings, root=args.demo_root, lr_overrides=lrs, quiet=args.quiet,
+             training=training)
+
+
+def cmd_bench(args):
+    from .._io import atomic_write_bytes
+    from ..experiments.bench import markdown_table, run_bench
+    variants = []
+    for item in args.variants.split(","):
+        cache, _, workers = item.strip().partition(":")
+        if cache not in ("cache", "files") or not workers.isdigit():
+            raise HotdogError("--variants takes cache:N or files:N items, e.g. files:0,cache:0,cache:2 (got {!r})".format(item))
+        variants.append((cache == "cache", int(workers)))
+    try:
+        sizes = [int(x) for x in options.split_list(args.sizes)]
+    except ValueError:
+        raise HotdogError("--sizes takes image sizes separated by commas, e.g. 224,64 (got {!r})".format(args.sizes)) from None
+    rows = run_bench(data_dir=args.data_dir, sizes=sizes, batch_size=args.batch_size, model=args.model,
+                     variants=variants, n_train=args.n_train, n_test=args.n_test, contexts=options.contexts(args),
+                     min_seconds=args.seconds, say=print)
+    table = markdown_table(rows)
+    print("\n" + table)
+    if args.markdown:
+        atomic_write_bytes(args.markdown, (table + "\n").encode("utf-8"))
+    if args.json:
+        atomic_write_bytes(args.json, json.dumps(rows, indent=2).encode("utf-8"))
+
+
+def _strategy_epilog():
+    from ..models.strategies import STRATEGIES
+    return "Strategies: " + "; ".join("{} ({})".format(name, text) for name, text in STRATEGIES.describe()) + "."
+
+
+def add_commands(sub):
+    p = sub.add_parser(
+        "train", help="train one strategy (fine-tune, scratch, frozen...)",
+        description="Train the net with one strategy on all GPUs (or the CPU), with a history, checkpoints "
+                    "after every epoch, and a model that `hotdog predict` can use.",
+        epilog=_strategy_epilog())
+    options.add_config_options(p)
+    options.add_pretrained_params(p)
+    options.add_devices(p)
+    p.add_argument("--out", default=os.path.join("runs", "train"), metavar="DIR",
+                   help="output folder (history, checkpoints, model); default: %(default)s")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    p.add_argument("--kvstore", choices=["device", "local", "dist_sync", "dist_device_sync"],
+                   help="how gradients are combined: device or local on one machine (default: device on GPUs, "
+                        "local on CPU contexts); dist_sync or dist_device_sync across machines, reading the "
+                        "DMLC_* environment (docs/DISTRIBUTED.md). --batch-size is then the global batch.")
+    p.add_argument("--distributed", choices=["horovod"],
+                   help="train with Horovod (start with horovodrun; one device per process); --batch-size is "
+                        "the global batch")
+    options.add_quiet(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "compare", help="the chapter's comparison: fine-tune vs scratch (and other strategies)",
+        description="Train several strategies side by side and write OUT/results.json, results.md, curves.png "
+                    "and samples.png. By default: the chapter's data (downloaded if missing) and the ImageNet "
+                    "resnet18_v2, finetune (lr 0.01) vs scratch (lr 0.1), 5 epochs, batch 128, all GPUs.",
+        epilog="--demo needs no network and no files: it generates a synthetic hotdog set and a synthetic "
+               "source task, pretrains on the source (cached in --demo-root) and compares at 48 px; a few "
+               "minutes on a 2-core CPU. " + _strategy_epilog())
+    p.add_argument("--strategies", metavar="LIST", help="comma-separated strategies; default: finetune,scratch")
+    demo_note = {name: " (--demo: {})".format(value) for name, value in COMPARE_DEMO_DEFAULTS.items()}
+    options.add_config_options(p, exclude=("strategy", "lr"), defaults={name: None for name in COMPARE_DEMO_DEFAULTS},
+                               help_suffix=demo_note)
+    p.add_argument("--lr", metavar="STRATEGY=LR,...",
+                   help="per-strategy learning rates, e.g. finetune=0.02,scratch=0.2; default: 0.01 for "
+                        "pretrained strategies (two-stage: 0.01 then 0.001), 0.1 for scratch")
+    options.add_pretrained_params(p)
+    options.add_devices(p)
+    p.add_argument("--out", default=os.path.join("runs", "compare"), metavar="DIR",
+                   help="output folder, one subfolder per strategy; default: %(default)s")
+    p.add_argument("--resume", action="store_true", help="continue each strategy from its last checkpoint")
+    p.add_argument("--demo", action="store_true", help="offline demo on synthetic data (no network, no files)")
+    p.add_argument("--demo-size", default="standard", choices=["standard", "tiny"],
+                   help="tiny: a seconds-long smoke run of the demo (too small to show anything); default: %(default)s")
+    p.add_argument("--demo-root", default=os.path.join("data", "demo"), metavar="DIR",
+                   help="where the demo keeps its generated data and source-pretrained weights; default: %(default)s")
+    options.add_quiet(p)
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "bench", help="measure training speed against the compute ceiling of this machine",
+        description="In one run: the net's train/eval images/s on in-memory batches (the ceiling), the input "
+                    "pipeline alone, and the real training loop end to end for each variant, each reported as a "
+                    "ratio of the ceiling; plus peak memory. Without --data-dir a synthetic set is generated.")
+    p.add_argument("--data-dir", metavar="DIR", help="dataset to measure on; default: a generated synthetic set")
+    p.add_argument("--sizes", default="224,64", help="image sizes; default: %(default)s")
+    p.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")
+    p.add_argument("--variants", default="files:0,cache:0,cache:2", metavar="LIST",
+                   help="input pipelines to measure: files:N (decode every epoch) or cache:N (decode-once cache), "
+                        "N data-loader workers; default: %(default)s")
+    p.add_argument("--n-train", type=int, default=200, help="generated training images per class; default: %(default)s")
+    p.add_argument("--n-test", type=int, default=80, help="generated test images per class; default: %(default)s")
+    p.add_argument("--seconds", type=float, default=8.0, help="minimum timing per ceiling measurement; default: %(default)s")
+    p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
+    p.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
+    options.add_model(p, pretrained=False)
+    options.add_devices(p)
+    p.set_defaults(func=cmd_bench)

@@ -1,0 +1,74 @@
+"""Pictures: the chapter's 2x8 data grid and the learning curves.
+
+Drawn on ``matplotlib.figure.Figure`` objects, never through pyplot: importing this module changes no
+process-wide state (a notebook keeps its own backend), and no figure is left open in pyplot's registry.
+"""
+import os
+
+from matplotlib.figure import Figure
+
+from .._io import atomic_save
+from ..data.folders import load_split
+
+
+def save_figure(fig, out):
+    """Write ``fig`` to ``out`` as PNG, atomically (temp file, then rename)."""
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    return atomic_save(lambda tmp: fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png"), out)
+
+
+def image_grid(images, rows, cols, titles=None, scale=1.5):
+    """A figure with ``images`` (HxWx3 uint8 arrays) in a ``rows`` x ``cols`` grid."""
+    fig = Figure(figsize=(cols * scale, rows * scale))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images) and images[i] is not None:
+            ax.imshow(images[i])
+            if titles:
+                ax.set_title(titles[i], fontsize=8)
+    return fig
+
+
+def save_data_samples(data_dir, out, n=8):
+    """The chapter's picture: the first ``n`` hotdog and the last ``n`` not-hotdog training images
+    (for other data: the first class's first and the last class's last images)."""
+    train = load_split(data_dir, "train")
+    first, last = 0, len(train.synsets) - 1  # hotdog and not-hotdog for the chapter's data
+    labels = [label for _, label in train.items]
+    top = [i for i, label in enumerate(labels) if label == first][:n]
+    bottom = [i for i, label in enumerate(labels) if label == last][::-1][:n]
+    # Chosen by label, not by position, so a small folder never shows a not-hotdog under "hotdog".
+    images = [train[i][0].asnumpy() for i in top] + [None] * (n - len(top))
+    images += [train[i][0].asnumpy() for i in bottom] + [None] * (n - len(bottom))
+    titles = [train.synsets[first]] * n + [train.synsets[last]] * n
+    return save_figure(image_grid(images, 2, n, titles), out)
+
+
+def save_curves(results, out):
+    """Test accuracy and training loss per epoch for every strategy, on shared axes.
+
+    Two-stage runs get a dotted line where stage 2 begins.
+    """
+    fig = Figure(figsize=(11, 4))
+    acc_ax, loss_ax = fig.subplots(1, 2)
+    for i, row in enumerate(r for r in results["strategies"] if r["history"]):
+        color = "C{}".format(i % 10)
+        epochs = [h["epoch"] for h in row["history"]]
+        acc_ax.plot(epochs, [h["test_acc"] for h in row["history"]], "o-", color=color, label=row["name"])
+        loss_ax.plot(epochs, [h["train_loss"] for h in row["history"]], "o-", color=color, label=row["name"])
+        if row.get("stage2_epoch"):
+            for ax in (acc_ax, loss_ax):
+                ax.axvline(row["stage2_epoch"] - 0.5, color=color, linestyle=":", alpha=0.8)
+            acc_ax.annotate("{}: stage 2".format(row["name"]), (row["stage2_epoch"] - 0.5, acc_ax.get_ylim()[0]),
+                            fontsize=7, color=color, rotation=90, va="bottom")
+    acc_ax.set(title="test accuracy", xlabel="epoch", ylabel="accuracy")
+    loss_ax.set(title="training loss", xlabel="epoch", ylabel="loss")
+    for ax in (acc_ax, loss_ax):
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    if results.get("synthetic"):
+        fig.suptitle("synthetic data and synthetic pretraining (offline demo)", fontsize=9)
+    return save_figure(fig, out)

@@ -1,0 +1,137 @@
+"""``TrainConfig``: every setting of a training run, with its default, its help and its rules, in one place.
+
+The command line is made from these fields (``cli.options``): each field's metadata gives its help text,
+and optionally its flag, metavar, choices and how to parse the text typed after the flag. ``resume``
+marks the settings a resumed run must share with the run it continues. This module imports no MXNet, so
+``hotdog train --help`` is instant.
+"""
+import math
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import List, Optional
+
+from ..data.layout import DEFAULT_DATA_DIR, DEFAULT_IMAGE_SIZE
+from ..errors import ConfigError, ConfigErrors
+from ..models.backbones import BACKBONES, DEFAULT_BACKBONE
+from ..models.strategies import STRATEGIES
+
+# The chapter: 0.01 when starting from pretrained weights, 0.1 from scratch.
+PRETRAINED_LR, SCRATCH_LR = 0.01, 0.1
+LR_SCHEDULES = ("constant", "step", "cosine")
+
+
+def _int_list(text):
+    """'3,4' -> [3, 4] (the --lr-steps syntax)."""
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError("lr_steps", "takes epoch numbers separated by commas, e.g. 3,4 (got {!r})".format(text)) from None
+
+
+def _on_off(text):
+    if text not in ("on", "off"):
+        raise ConfigError("cache", "takes on or off (got {!r})".format(text))
+    return text == "on"
+
+
+def setting(default, help, resume=False, **cli):
+    """A TrainConfig field. ``cli``: flag, metavar, choices, parse (text -> value), and, for a boolean
+    flag that switches a default-True setting off, ``flag="--no-x"`` with ``store_false=True``."""
+    metadata = dict(help=help, resume=resume, **cli)
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved in config.json and the checkpoints.
+
+    Invalid values raise ``ConfigError`` naming the parameter, before anything is trained.
+    """
+    strategy: str = setting("finetune", "what learns: {strategies}; default: %(default)s", resume=True, metavar="NAME")
+    model: str = setting(DEFAULT_BACKBONE, "backbone from the Gluon model zoo; default: %(default)s", resume=True,
+                         choices=tuple(BACKBONES))
+    data_dir: str = setting(DEFAULT_DATA_DIR, "folder holding the dataset: DIR/hotdog/{train,test}/... (the "
+                            "chapter's) or DIR/{train,test}/<class>/ (your own, any class names); default: "
+                            "%(default)s", metavar="DIR")
+    epochs: int = setting(5, "default: %(default)s, the chapter")
+    batch_size: int = setting(128, "global batch, split across devices; default: %(default)s", resume=True)
+    lr: Optional[float] = setting(None, "learning rate; default: {} for pretrained strategies, {} for scratch".format(
+        PRETRAINED_LR, SCRATCH_LR))
+    wd: float = setting(0.001, "weight decay; default: %(default)s", resume=True)
+    momentum: float = setting(0.0, "SGD momentum; default: %(default)s (the chapter)", resume=True)
+    optimizer: str = setting("sgd", "any MXNet optimizer name (sgd, nag, adam...); default: %(default)s", resume=True)
+    image_size: int = setting(DEFAULT_IMAGE_SIZE, "training crop size; default: %(default)s", resume=True, metavar="S")
+    workers: int = setting(0, "data-loading worker processes (0 = in the main process); default: %(default)s")
+    seed: int = setting(0, "random seed; default: %(default)s", resume=True)
+    lr_schedule: str = setting("constant", "default: %(default)s", resume=True, choices=LR_SCHEDULES)
+    lr_steps: List[int] = setting([], "for --lr-schedule step: epochs after which the lr is multiplied by "
+                                  "--lr-factor, e.g. 3,4; default: half and three quarters of --epochs",
+                                  resume=True, metavar="EPOCHS", parse=_int_list)
+    lr_factor: float = setting(0.1, "step schedule factor; default: %(default)s", resume=True)
+    warmup_epochs: float = setting(0.0, "linear learning-rate warmup from 0 over this many epochs; default: "
+                                   "%(default)s", resume=True)
+    patience: Optional[int] = setting(None, "stop when the test loss has not improved for N epochs; keep the best "
+                                      "epoch's weights", metavar="N")
+    output_lr_mult: float = setting(1.0, "learning-rate multiplier of the new output layer (later book editions: "
+                                    "10); default: %(default)s", resume=True)
+    imagenet_class: str = setting("hotdog", "ImageNet class whose weights hotdog-init reuses; default: %(default)s "
+                                  "(row 934; the book says 713)", resume=True, metavar="NAME|ROW")
+    # On by default: measured with `hotdog bench`, it lifts training from 0.58 to 0.84 of the compute
+    # ceiling at 64 px and 0.87 to 0.93 at 224 px (docs/PERFORMANCE.md).
+    cache: bool = setting(True, "decode and resize every image once into <dataset>/.cache and train from it (same "
+                          "augmentations, test tensors identical, much faster at small sizes); default: on",
+                          metavar="on|off", parse=_on_off)
+    augment: bool = setting(True, "train on test-transformed images (no random crops or flips)", resume=True,
+                            flag="--no-augment", store_false=True)
+
+    def __post_init__(self):
+        problems = []
+        # Parsed once here; the loop reads `strategy_spec` and never the text.
+        try:
+            self.strategy_spec = STRATEGIES.parse(self.strategy, self.model)
+        except ConfigError as exc:
+            problems.append(exc)
+            self.strategy_spec = None
+        if self.lr is None and self.strategy_spec is not None:
+            self.lr = default_lr(self.strategy_spec)
+        if self.strategy_spec is not None and not (
+                isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            problems.append(ConfigError("lr", "must be a positive number (got {})".format(self.lr)))
+        if self.lr_schedule not in LR_SCHEDULES:
+            problems.append(ConfigError("lr_schedule", "must be one of {} (got {!r})".format(
+                ", ".join(LR_SCHEDULES), self.lr_schedule)))
+        for name in ("epochs", "batch_size", "image_size"):
+            if getattr(self, name) < 1:
+                problems.append(ConfigError(name, "must be at least 1 (got {})".format(getattr(self, name))))
+        if self.patience is not None and self.patience < 1:
+            problems.append(ConfigError("patience", "must be at least 1 (got {})".format(self.patience)))
+        if self.workers < 0:
+            problems.append(ConfigError("workers", "must be 0 or more (got {})".format(self.workers)))
+        ConfigErrors.raise_if_any(problems)
+
+    def to_dict(self):
+        """The settings as saved in config.json and checkpoints (the parsed strategy is not a field)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def default_lr(strategy):
+    """The chapter's learning rate for a Strategy: 0.01 from pretrained weights, 0.1 from scratch."""
+    return PRETRAINED_LR if strategy.pretrained else SCRATCH_LR
+
+
+def resume_keys():
+    """The settings a resumed run must share with the run it continues (the rest, e.g. epochs, may change).
+
+    ``lr`` may change too, for the constant schedule: the way out of a diverged run.
+    """
+    return tuple(f.name for f in fields(TrainConfig) if f.metadata.get("resume"))
+
+
+def field_default(f):
+    return f.default_factory() if f.default is MISSING else f.default

@@ -1,0 +1,83 @@
+"""What a training run leaves on disk (written atomically: temp file, then rename), and reading it back.
+
+OUT/
+  config.json      everything needed to rebuild the net (model, strategy, classes, image size...)
+  history.json     one record per epoch; history.csv is the same as a table
+  checkpoint/      the last completed epoch: epoch-N.params, epoch-N.states (trainer), state.json
+  best.params      the epoch with the lowest test loss so far
+  stage1/, stage2/ a two-stage run's stages, each a run folder of its own (OUT holds the merged history)
+  model.params     the final model (the best epoch's with --patience)
+
+``checkpoint/state.json`` is written last and names the files of its epoch, so a crash at any moment
+leaves either the previous complete checkpoint or the new one, never a mix.
+"""
+import csv
+import io
+import os
+
+from .._io import atomic_save, atomic_write_bytes, atomic_write_json, read_json
+from .._version import __version__
+from ..errors import HotdogError
+
+CHECKPOINT_DIR = "checkpoint"
+STATE_FILE = "state.json"
+HISTORY_FIELDS = ("epoch", "stage", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "train_images",
+                  "seconds", "train_images_per_sec")
+
+
+def write_history(out_dir, history):
+    atomic_write_json(os.path.join(out_dir, "history.json"), history)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=HISTORY_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write_bytes(os.path.join(out_dir, "history.csv"), buffer.getvalue().encode("utf-8"))
+
+
+def save_checkpoint(out_dir, epoch, net, trainer, state):
+    """Save epoch ``epoch`` (1-based): params, trainer state, then ``state.json`` as the commit point."""
+    folder = os.path.join(out_dir, CHECKPOINT_DIR)
+    os.makedirs(folder, exist_ok=True)
+    params, states = "epoch-{}.params".format(epoch), "epoch-{}.states".format(epoch)
+    atomic_save(net.save_parameters, os.path.join(folder, params))
+    atomic_save(trainer.save_states, os.path.join(folder, states))
+    atomic_write_json(os.path.join(folder, STATE_FILE), dict(state, epoch=epoch, params=params, states=states))
+    for name in os.listdir(folder):  # older epochs are no longer referenced
+        if name.startswith("epoch-") and name not in (params, states):
+            os.remove(os.path.join(folder, name))
+
+
+def load_checkpoint_state(out_dir):
+    """The last committed state (with ``params``/``states`` as full paths), or None if there is none."""
+    folder = os.path.join(out_dir, CHECKPOINT_DIR)
+    path = os.path.join(folder, STATE_FILE)
+    if not os.path.exists(path):
+        return None
+    state = read_json(path, "checkpoint state")
+    for key in ("params", "states"):
+        state[key] = os.path.join(folder, state[key])
+        if not os.path.exists(state[key]):
+            raise HotdogError("checkpoint in {} is incomplete: {} is missing".format(folder, state[key]))
+    return state
+
+
+def has_checkpoint(out_dir):
+    """Whether ``out_dir`` holds a committed checkpoint (its own, or a staged run's first stage)."""
+    return any(os.path.exists(os.path.join(out_dir, sub, CHECKPOINT_DIR, STATE_FILE)) for sub in ("", "stage1"))
+
+
+def write_model_config(out_dir, config, saved_strategy, best=None, classes=None):
+    """config.json: what `predict` and `evaluate` need to rebuild the net without the command line.
+
+    ``saved_strategy``: the strategy whose net rebuilds the saved weights (``Strategy.saved_name``).
+    """
+    atomic_write_json(os.path.join(out_dir, "config.json"), {
+        "hotdog_version": __version__, "model": config.model, "strategy": saved_strategy,
+        "classes": list(classes), "image_size": config.image_size, "data_dir": config.data_dir,
+        "train": config.to_dict(), "best": best,
+    })
+
+
+def save_params(block, path):
+    """``block.save_parameters(path)``, atomically."""
+    return atomic_save(block.save_parameters, path)
