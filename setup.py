@@ -22,7 +22,10 @@ setup(
     extras_require={
         # nbclient/nbformat/ipykernel run the classroom notebook in the tests; pinned so that a new
         # release cannot break the notebook test without a change here.
-        "test": ["pytest>=7", "pytest-timeout>=2.1", "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0"],
+        # import-linter checks that imports run one way (setup.cfg); it needs Python 3.11+, and the test
+        # that runs it is skipped below that.
+        "test": ["pytest>=7", "pytest-timeout>=2.1", "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0",
+                 "import-linter==2.16; python_version >= '3.11'"],
     },
     entry_points={"console_scripts": ["hotdog=hotdog.cli:main"]},
     classifiers=[

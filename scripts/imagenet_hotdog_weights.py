@@ -10,7 +10,7 @@ started from the hotdog row). Extra options go to `hotdog compare`, e.g.
 import sys
 
 from hotdog.cli import main
-from hotdog.imagenet import BOOK_ROW, class_index, class_name
+from hotdog.models.imagenet import BOOK_ROW, class_index, class_name
 
 if __name__ == "__main__":
     hotdog_row = class_index("hotdog")
