@@ -17,7 +17,7 @@ setup(
         "matplotlib>=3.3",
         "tqdm>=4.50",
         "requests>=2.20",
-        "Pillow>=8.0",
+        "Pillow>=9.1",  # Image.Transpose and ExifTags.Base (careful decoding, data/images.py)
     ],
     extras_require={
         # nbclient/nbformat/ipykernel run the classroom notebook in the tests; pinned so that a new

@@ -8,7 +8,8 @@ from PIL import Image
 
 from hotdog import cli
 from hotdog.data import transforms
-from hotdog.data.folders import UnreadableImageError, load_split
+from hotdog.data.folders import load_split
+from hotdog.data.images import UnreadableImage
 from hotdog.data.layout import CLASSES, HOTDOG_LABEL
 from hotdog.data.pipeline import load_datasets, make_loader
 from hotdog.data.synthetic import make_synthetic_hotdog
@@ -86,7 +87,7 @@ def test_unreadable_image_is_named(tmp_path):
     broken.write_bytes(b"this is not a png")
     dataset = load_split(str(data_dir), "train")
     index = [i for i, (p, _) in enumerate(dataset.items) if p.endswith(os.path.join("hotdog", "1.png"))][0]
-    with pytest.raises(UnreadableImageError, match="1.png"):
+    with pytest.raises(UnreadableImage, match="1.png"):
         dataset[index]
 
 

@@ -46,8 +46,11 @@ def test_cache_is_invalidated_by_changed_data_or_size(fresh_data):
     # Same file names, other content: a new key, not a stale hit.
     path = os.path.join(fresh_data, "hotdog", "test", "hotdog", "1000.png")
     shutil.copy(os.path.join(fresh_data, "hotdog", "test", "not-hotdog", "1001.png"), path)
+    before = cache_folders(fresh_data)
     dataset, hit = cached_split(fresh_data, "test", 32, quiet=True)
-    assert not hit and len(cache_folders(fresh_data)) == 3
+    after = cache_folders(fresh_data)
+    # A new cache for the new content; the one it replaces (same split and size) is removed.
+    assert not hit and len(before) == len(after) == 2 and len(set(after) - set(before)) == 1
     index = dataset.paths.index(path)
     raw = load_split(fresh_data, "test")
     squashed = mx.image.imresize(raw[index][0], 37, 37)  # round(32 * 256 / 224) = 37

@@ -237,7 +237,7 @@ def test_predict_answers_every_readable_image(trained_dir, tiny_data, tmp_path, 
     assert [a[0] for a in answered] == [good, str(jpeg)]  # ...and the others still got answers
     for _, label, probability in answered:
         assert label in ("hotdog", "not-hotdog") and 0.5 <= float(probability) <= 1.0
-    assert "notes.png" in captured.err and "not a readable image" in captured.err
+    assert "notes.png: not an image" in captured.err and "1 of 3 file(s)" in captured.err
     assert "Traceback" not in captured.err
 
 

@@ -70,7 +70,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         with _console_logging(getattr(args, "quiet", False)):
-            args.func(args)
+            status = args.func(args)
     except ConfigError as exc:  # a library error names the Python parameter; the user typed a flag
         if args.debug:
             raise
@@ -85,4 +85,17 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    except OSError as exc:  # the file system said no: a path, a permission, a full disk
+        if args.debug:
+            raise
+        where = " ".join(str(f) for f in (exc.filename, exc.filename2) if f)
+        print("error: {}{} ({})".format(where + ": " if where else "", exc.strerror or exc, type(exc).__name__),
+              file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug, or an input nothing checked: one line, the traceback with --debug
+        if args.debug:
+            raise
+        print("error: unexpected {}: {} (run again with --debug for the traceback, and please report it)".format(
+            type(exc).__name__, str(exc).splitlines()[0] if str(exc) else ""), file=sys.stderr)
+        return 1
+    return status or 0

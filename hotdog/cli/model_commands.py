@@ -12,17 +12,19 @@ def cmd_predict(args):
     for r in results:
         if "error" in r:
             failed += 1
-            print("{}\terror: {} ({})".format(r["path"], r["error"], r["detail"]), file=sys.stderr)
+            print("{}\terror: {}".format(r["path"], r["detail"]), file=sys.stderr)
         else:
             print("{}\t{}\t{:.4f}".format(r["path"], r["label"], r["probability"]))
     if failed:
-        raise HotdogError("{} of {} file(s) could not be read as images".format(failed, len(results)))
+        raise HotdogError("{} of {} file(s) could not be read as images (named above); the others were "
+                          "answered".format(failed, len(results)))
 
 
 def cmd_evaluate(args):
     from ..evaluate.inference import evaluate_model
     report = evaluate_model(args.model_dir, options.contexts(args), data_dir=args.data_dir,
-                            batch_size=args.batch_size, num_workers=args.workers, split=args.split)
+                            batch_size=args.batch_size, num_workers=args.workers, split=args.split,
+                            skip_bad_images=args.skip_bad_images)
     classes = report["classes"]
     print("{} images in the {} split".format(report["n"], args.split))
     print("accuracy  {:.4f}".format(report["accuracy"]))
@@ -76,8 +78,12 @@ def add_commands(sub):
     p.set_defaults(func=cmd_zeroshot)
 
     p = sub.add_parser("predict", help="classify images with a trained model",
-                       description="Print each image's label and probability, preprocessed like the test split.")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+                       description="Print each image's label and probability (tab-separated), preprocessed like "
+                                   "the test split. Every readable image is answered; each unreadable one is "
+                                   "named on stderr, and the exit status is then 1.")
+    p.add_argument("images", nargs="+", metavar="IMAGE",
+                   help="image files, folders (searched recursively for .jpg, .jpeg, .png) or glob patterns "
+                        "such as 'photos/**/*.jpg' (quoted, so that the shell leaves them alone)")
     p.add_argument("--model-dir", required=True, metavar="DIR", help="a `hotdog train` output folder")
     options.add_devices(p)
     p.set_defaults(func=cmd_predict)
@@ -88,5 +94,6 @@ def add_commands(sub):
     p.add_argument("--split", default="test", choices=["train", "test"], help="default: %(default)s")
     p.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")
     p.add_argument("--workers", type=int, default=0, help="data-loading worker processes; default: %(default)s")
+    options.add_skip_bad_images(p)
     options.add_devices(p)
     p.set_defaults(func=cmd_evaluate)

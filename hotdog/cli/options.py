@@ -30,8 +30,9 @@ def add_config_options(parser, exclude=(), defaults=None, help_suffix=None):
         help_text = meta["help"].replace("{strategies}", ", ".join(STRATEGIES.names())) + help_suffix.get(f.name, "")
         default = defaults.get(f.name, field_default(f))
         kwargs = dict(dest=f.name, help=help_text)
-        if meta.get("store_false"):
-            parser.add_argument(flag_of(f), action="store_false", default=default, **kwargs)
+        if f.type in (bool, "bool") and not meta.get("parse"):  # a switch: --x turns it on, a --no-x flag turns it off
+            parser.add_argument(flag_of(f), action="store_false" if field_default(f) else "store_true",
+                                default=default, **kwargs)
             continue
         if "metavar" in meta:
             kwargs["metavar"] = meta["metavar"]
@@ -141,3 +142,8 @@ def split_list(text):
 def contexts(args):
     from ..train.devices import choose_contexts
     return choose_contexts(args.gpus, args.cpu_contexts)
+
+
+def add_skip_bad_images(parser):
+    parser.add_argument("--skip-bad-images", action="store_true",
+                        help="leave unreadable images out (one warning line) instead of refusing; see `hotdog check`")

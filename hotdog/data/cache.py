@@ -12,36 +12,63 @@ the cores at a third of what the net can do. The cache stores, per split:
 
 A cache lives in ``<dataset>/.cache/decoded-<key>/`` where the key hashes the content of every image
 file, the split, the size and the cache format: changed data or a changed size is a different key, never
-a stale hit. It is written to a temporary folder and renamed, so a crash leaves no half-cache.
+a stale hit. It is written to a temporary folder and renamed, so a crash leaves no half-cache; a cache
+found damaged is rebuilt, and one that no longer matches the files is removed once its successor exists
+(``hotdog check --prune-cache`` removes all of those at once).
 """
 import hashlib
 import json
+import logging
 import os
+import shutil
 
 import mxnet as mx
 import numpy as np
 from mxnet.gluon.data import Dataset
 from tqdm import tqdm
 
-from .._io import building, show_progress, update_sha1
+from .._io import building, show_progress
+from ..errors import HotdogError
+from .check import file_fingerprints
 from .folders import dataset_root, load_split
 from .transforms import resize_size
 
-CACHE_FORMAT = 2
+log = logging.getLogger(__name__)
+
+# 3: decoded with Pillow, EXIF orientation applied (images.py); keys from the check's content hashes.
+CACHE_FORMAT = 3
+CACHE_FOLDER = ".cache"
+
+
+class DamagedCache(Exception):
+    """A cache folder whose files are missing, unreadable or do not agree with each other."""
 
 
 class CachedImages(Dataset):
-    """(uint8 HxWx3 NDArray, label) items from a cache folder, memory-mapped."""
+    """(uint8 HxWx3 NDArray, label) items from a cache folder, memory-mapped.
+
+    Opening checks that the index and the pixel file agree (a truncated or damaged cache is rebuilt by
+    ``cached_split``, never read as wrong pixels).
+    """
 
     def __init__(self, folder):
-        with open(os.path.join(folder, "index.json")) as f:
-            index = json.load(f)
-        self.synsets = index["synsets"]
-        self._shapes = [tuple(s) for s in index["shapes"]]
+        try:
+            with open(os.path.join(folder, "index.json")) as f:
+                index = json.load(f)
+            self.synsets = index["synsets"]
+            self._shapes = [tuple(s) for s in index["shapes"]]
+            self._labels = index["labels"]
+            self.paths = index["paths"]
+            self._pixels = np.load(os.path.join(folder, "pixels.npy"), mmap_mode="r")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DamagedCache("{}: {}".format(type(exc).__name__, exc)) from None
         self._offsets = np.cumsum([0] + [int(np.prod(s)) for s in self._shapes])
-        self._labels = index["labels"]
-        self.paths = index["paths"]
-        self._pixels = np.load(os.path.join(folder, "pixels.npy"), mmap_mode="r")
+        if not len(self._labels) == len(self._shapes) == len(self.paths):
+            raise DamagedCache("index.json lists {} labels, {} shapes and {} paths".format(
+                len(self._labels), len(self._shapes), len(self.paths)))
+        if self._pixels.dtype != np.uint8 or self._pixels.shape != (self._offsets[-1],):
+            raise DamagedCache("pixels.npy holds {} {} values, the index needs {} uint8".format(
+                self._pixels.shape, self._pixels.dtype, self._offsets[-1]))
 
     def __len__(self):
         return len(self._labels)
@@ -52,12 +79,15 @@ class CachedImages(Dataset):
         return mx.nd.array(image, dtype="uint8"), self._labels[idx]
 
 
-def content_key(dataset, split, image_size):
-    """Hash of every file's bytes (in label order), the split, the size and the cache format."""
+def content_key(dataset, split, image_size, fingerprints):
+    """Hash of every file's content (in label order), the split, the size and the cache format.
+
+    ``fingerprints``: {absolute path: sha1 of the file} (``check.file_fingerprints``, which rereads only
+    files changed since the last check, so an unchanged folder is not hashed again).
+    """
     digest = hashlib.sha1(json.dumps([CACHE_FORMAT, split, image_size, list(dataset.synsets)]).encode())
     for path, label in dataset.items:
-        digest.update("{}\0{}\0".format(os.path.basename(path), label).encode())
-        update_sha1(digest, path)
+        digest.update("{}\0{}\0{}\0".format(os.path.basename(path), label, fingerprints[path]).encode())
     return digest.hexdigest()[:16]
 
 
@@ -88,13 +118,67 @@ def build_cache(dataset, folder, split, image_size, quiet=False):
     return folder
 
 
-def cached_split(data_dir, split, image_size, classes=None, quiet=False):
-    """The split as CachedImages, building the cache on a miss. Returns (dataset, hit)."""
-    raw = load_split(data_dir, split, classes)
-    key = content_key(raw, split, image_size)
-    folder = os.path.join(dataset_root(data_dir), ".cache", "decoded-{}".format(key))
-    hit = os.path.exists(os.path.join(folder, "index.json"))
-    if not hit:
-        build_cache(raw, folder, split, image_size, quiet)
-    return CachedImages(folder), hit
+def cached_split(data_dir, split, image_size, classes=None, quiet=False, exclude=()):
+    """The split as CachedImages, building the cache on a miss. Returns (dataset, hit).
 
+    A damaged cache folder is rebuilt with a warning; after a build, older caches of the same split and
+    size (made from files that have changed since) are removed.
+    """
+    raw = load_split(data_dir, split, classes, exclude)
+    root = dataset_root(data_dir)
+    fingerprints = {os.path.join(root, *rel.split("/")): sha1 for rel, sha1 in file_fingerprints(root).items()}
+    key = content_key(raw, split, image_size, fingerprints)
+    folder = os.path.join(root, CACHE_FOLDER, "decoded-{}".format(key))
+    if os.path.exists(os.path.join(folder, "index.json")):
+        try:
+            return CachedImages(folder), True
+        except DamagedCache as exc:
+            log.warning("the decode-once cache %s is damaged (%s); rebuilding it", folder, exc)
+            shutil.rmtree(folder)
+    build_cache(raw, folder, split, image_size, quiet)
+    for stale in cache_folders(root):
+        if stale["split"] == split and stale["image_size"] == image_size and stale["path"] != folder:
+            shutil.rmtree(stale["path"], ignore_errors=True)
+    return CachedImages(folder), False
+
+
+def cache_folders(root):
+    """[{"path", "split", "image_size", "bytes"}] of the decode-once caches under ``root``."""
+    parent = os.path.join(root, CACHE_FOLDER)
+    found = []
+    for name in sorted(os.listdir(parent)) if os.path.isdir(parent) else []:
+        path = os.path.join(parent, name)
+        if not name.startswith("decoded-"):
+            continue
+        try:
+            with open(os.path.join(path, "index.json")) as f:
+                index = json.load(f)
+            split, image_size = index["split"], index["image_size"]
+        except (OSError, ValueError, KeyError):
+            split = image_size = None  # damaged or half-removed: stale whatever its key
+        size = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
+        found.append({"path": path, "split": split, "image_size": image_size, "bytes": size})
+    return found
+
+
+def prune_stale_caches(data_dir):
+    """Remove every cache folder that the current files would not use; return [(path, bytes)] removed."""
+    root = dataset_root(data_dir)
+    fingerprints = {os.path.join(root, *rel.split("/")): sha1 for rel, sha1 in file_fingerprints(root).items()}
+    current = {}
+    removed = []
+    for cache in cache_folders(root):
+        wanted = None
+        if cache["split"] is not None:
+            key_of = (cache["split"], cache["image_size"])
+            if key_of not in current:
+                try:
+                    raw = load_split(data_dir, cache["split"])
+                    current[key_of] = "decoded-" + content_key(raw, cache["split"], cache["image_size"], fingerprints)
+                except HotdogError:
+                    current[key_of] = None
+            wanted = current[key_of]
+        if os.path.basename(cache["path"]) != wanted:
+            shutil.rmtree(cache["path"], ignore_errors=True)
+            removed.append((cache["path"], cache["bytes"]))
+    return removed

@@ -59,8 +59,8 @@ def validate_layout(root, splits=SPLITS, classes=None):
         if not os.path.isdir(split_dir):
             problems.append("missing folder {}/".format(split))
             continue
-        extra = sorted(d for d in os.listdir(split_dir)
-                       if os.path.isdir(os.path.join(split_dir, d)) and d not in classes)
+        extra = sorted(d for d in os.listdir(split_dir)  # hidden folders (.cache) are not classes
+                       if os.path.isdir(os.path.join(split_dir, d)) and d not in classes and not d.startswith("."))
         if extra:
             problems.append("unexpected class folder(s) in {}/: {} (expected only {})".format(
                 split, ", ".join(extra), ", ".join(classes)))

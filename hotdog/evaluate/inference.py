@@ -1,14 +1,17 @@
 """Using a trained model: rebuild it from OUT/config.json + OUT/model.params, then predict or evaluate."""
+import glob
 import os
 
 import mxnet as mx
 import numpy as np
 
 from .._io import read_json
-from ..data.folders import load_split
+from ..data.check import require_usable
+from ..data.folders import dataset_root, load_split
+from ..data.images import UnreadableImage, decode_image
+from ..data.layout import is_image_file
 from ..data.pipeline import make_loader
 from ..data.transforms import test_transform
-from ..errors import mxnet_error_summary
 from ..models.strategies import parse_strategy
 from .metrics import classification_report, predict_proba
 
@@ -23,18 +26,37 @@ def load_trained(model_dir, ctx):
     return net, config
 
 
-def predict_images(paths, model_dir, ctx):
-    """One dict per path: ``label`` and ``probability``, or ``error`` for a file that is not a readable image."""
+def expand_image_paths(patterns):
+    """Files, folders (their image files, recursively, sorted) and glob patterns -> [path], in order.
+
+    A pattern or path that matches nothing is kept as it is, so that it is reported ("no such file").
+    """
+    paths = []
+    for pattern in patterns:
+        if os.path.isdir(pattern):
+            found = [os.path.join(folder, name) for folder, _, names in sorted(os.walk(pattern))
+                     for name in sorted(names) if is_image_file(name)]
+        elif glob.has_magic(pattern):
+            found = sorted(path for path in glob.glob(pattern, recursive=True) if os.path.isfile(path))
+        else:
+            found = []
+        paths += found or [pattern]
+    return paths
+
+
+def predict_images(patterns, model_dir, ctx):
+    """One dict per image file (see ``expand_image_paths``): ``label`` and ``probability``, or ``error`` (the
+    reason, e.g. "truncated") and ``detail`` for a file that cannot be used. Every readable file is
+    answered, whatever the others hold."""
     net, config = load_trained(model_dir, ctx)
     transform = test_transform(config["image_size"])
     classes = config["classes"]
     results = []
-    for path in paths:
+    for path in expand_image_paths(patterns):
         try:
-            image = mx.image.imread(path)
-        except (mx.base.MXNetError, OSError) as exc:
-            reason = "no such file" if not os.path.exists(path) else "not a readable image"
-            results.append({"path": path, "error": reason, "detail": mxnet_error_summary(exc)})
+            image = mx.nd.array(decode_image(path), dtype="uint8")
+        except UnreadableImage as exc:
+            results.append({"path": path, "error": exc.reason, "detail": str(exc)})
             continue
         x = transform(image).expand_dims(axis=0).as_in_context(ctx[0])
         probs = mx.nd.softmax(net(x))[0].asnumpy()
@@ -43,10 +65,15 @@ def predict_images(paths, model_dir, ctx):
     return results
 
 
-def evaluate_model(model_dir, ctx, data_dir=None, batch_size=64, num_workers=0, split="test"):
-    """Accuracy, precision and recall (hotdog = positive) and the confusion matrix on a split."""
+def evaluate_model(model_dir, ctx, data_dir=None, batch_size=64, num_workers=0, split="test", skip_bad_images=False):
+    """Accuracy, precision and recall (hotdog = positive) and the confusion matrix on a split.
+
+    The image folder is checked first (``check.require_usable``): it refuses with the whole list, or with
+    ``skip_bad_images`` leaves the unreadable images out."""
     net, config = load_trained(model_dir, ctx)
-    dataset = load_split(data_dir or config["data_dir"], split, config["classes"]).transform_first(
+    data_dir = data_dir or config["data_dir"]
+    exclude = require_usable(dataset_root(data_dir), config["image_size"], skip_bad_images)
+    dataset = load_split(data_dir, split, config["classes"], exclude).transform_first(
         test_transform(config["image_size"]))
     probs, labels = predict_proba(net, make_loader(dataset, batch_size, num_workers=num_workers), ctx)
     report = classification_report(labels, probs.argmax(axis=1), num_classes=len(config["classes"]))

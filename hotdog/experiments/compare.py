@@ -33,6 +33,8 @@ from dataclasses import replace
 
 from .._io import atomic_write_bytes
 from .._version import __version__
+from ..data.check import require_usable
+from ..data.folders import dataset_root
 from ..errors import ConfigError
 from ..models.strategies import parse_strategy
 from ..train.config import default_lr
@@ -79,8 +81,10 @@ def compare(strategies, base_config, out_dir, contexts, pretrained=None, lr_over
     if unknown:
         raise ConfigError("lr_overrides", "names strategies that are not being compared: {}".format(
             ", ".join(sorted(unknown))))
-    # Every strategy parsed before any training: a typo fails now, not after hours.
+    # Every strategy parsed, and the images checked, before any training: a typo or a broken file fails
+    # now, not after hours (and not once per strategy).
     specs = {name: parse_strategy(name, base_config.model) for name in strategies}
+    skipped = require_usable(dataset_root(base_config.data_dir), base_config.image_size, base_config.skip_bad_images)
     os.makedirs(out_dir, exist_ok=True)
     rows = []
     for name in strategies:
@@ -89,7 +93,8 @@ def compare(strategies, base_config, out_dir, contexts, pretrained=None, lr_over
         log.info("\n== %s (lr %g) ==", name, config.lr)
         tic = time.time()
         try:
-            result = run_strategy(config, sub_dir, contexts, pretrained=pretrained, resume=resume, quiet=quiet)
+            result = run_strategy(config, sub_dir, contexts, pretrained=pretrained, resume=resume, quiet=quiet,
+                                  exclude=skipped)
             rows.append(_summarise(name, config, result, time.time() - tic))
         except Exception as exc:  # one strategy's failure must not lose the others' results
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -106,6 +111,6 @@ def compare(strategies, base_config, out_dir, contexts, pretrained=None, lr_over
         "settings": {k: v for k, v in base_config.to_dict().items() if k not in PER_STRATEGY},
         "strategies": rows,
     }
-    write_results(results, out_dir, base_config.data_dir)
+    write_results(results, out_dir, base_config.data_dir, skipped)
     log.info("\n%s", format_table(results))
     return results

@@ -8,7 +8,8 @@ import os
 from matplotlib.figure import Figure
 
 from .._io import atomic_save
-from ..data.folders import load_split
+from ..data.check import require_usable
+from ..data.folders import dataset_root, load_split
 
 
 def save_figure(fig, out):
@@ -30,10 +31,16 @@ def image_grid(images, rows, cols, titles=None, scale=1.5):
     return fig
 
 
-def save_data_samples(data_dir, out, n=8):
+def save_data_samples(data_dir, out, n=8, skip_bad_images=False, exclude=None):
     """The chapter's picture: the first ``n`` hotdog and the last ``n`` not-hotdog training images
-    (for other data: the first class's first and the last class's last images)."""
-    train = load_split(data_dir, "train")
+    (for other data: the first class's first and the last class's last images).
+
+    The folder is checked first (``check.require_usable``) unless the caller passes ``exclude``, the images
+    to leave out that its own check found.
+    """
+    if exclude is None:
+        exclude = require_usable(dataset_root(data_dir), skip_bad_images=skip_bad_images)
+    train = load_split(data_dir, "train", exclude=exclude)
     first, last = 0, len(train.synsets) - 1  # hotdog and not-hotdog for the chapter's data
     labels = [label for _, label in train.items]
     top = [i for i, label in enumerate(labels) if label == first][:n]

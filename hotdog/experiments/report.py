@@ -49,13 +49,13 @@ def _markdown_report(results):
     return "\n".join(parts)
 
 
-def write_results(results, out_dir, data_dir):
-    """results.json, results.md, curves.png and samples.png in ``out_dir``."""
+def write_results(results, out_dir, data_dir, exclude=()):
+    """results.json, results.md, curves.png and samples.png in ``out_dir`` (``exclude``: images left out)."""
     atomic_write_json(os.path.join(out_dir, "results.json"), results)
     atomic_write_bytes(os.path.join(out_dir, "results.md"), _markdown_report(results).encode("utf-8"))
     save_curves(results, os.path.join(out_dir, "curves.png"))
     try:
-        save_data_samples(data_dir, os.path.join(out_dir, "samples.png"))
+        save_data_samples(data_dir, os.path.join(out_dir, "samples.png"), exclude=exclude)
     except HotdogError as exc:  # the results are worth having even if the data can no longer be read
         log.warning("samples.png not written: %s", exc)
 

@@ -34,8 +34,8 @@ def _on_off(text):
 
 
 def setting(default, help, resume=False, **cli):
-    """A TrainConfig field. ``cli``: flag, metavar, choices, parse (text -> value), and, for a boolean
-    flag that switches a default-True setting off, ``flag="--no-x"`` with ``store_false=True``."""
+    """A TrainConfig field. ``cli``: flag, metavar, choices, parse (text -> value). A bool becomes a switch:
+    ``--name`` turns a default-False setting on; a default-True one needs ``flag="--no-name"``."""
     metadata = dict(help=help, resume=resume, **cli)
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=metadata)
@@ -83,7 +83,9 @@ class TrainConfig:
                           "augmentations, test tensors identical, much faster at small sizes); default: on",
                           metavar="on|off", parse=_on_off)
     augment: bool = setting(True, "train on test-transformed images (no random crops or flips)", resume=True,
-                            flag="--no-augment", store_false=True)
+                            flag="--no-augment")
+    skip_bad_images: bool = setting(False, "leave unreadable images out (one warning line; the list goes to "
+                                    "OUT/skipped-images.txt) instead of refusing to train; see `hotdog check`")
 
     def __post_init__(self):
         problems = []

@@ -52,11 +52,11 @@ class Hook:
         pass
 
 
-def _kept(run):
+def _kept(run, then="with --resume and a lower --lr"):
     if not run.history:
         return "no epoch completed, so there is no checkpoint"
-    return "the last good checkpoint (epoch {}) is kept in {}; resume from it with --resume and a lower --lr".format(
-        run.history[-1]["epoch"], os.path.join(run.out_dir, CHECKPOINT_DIR))
+    return "the last good checkpoint (epoch {}) is kept in {}; resume from it {}".format(
+        run.history[-1]["epoch"], os.path.join(run.out_dir, CHECKPOINT_DIR), then)
 
 
 class DivergenceStop(Hook):
@@ -180,10 +180,16 @@ class Checkpointer(Hook):
     Only the process that writes (rank 0 of a distributed run) does."""
 
     def on_epoch_end(self, run, record):
-        if run.writes:
+        if not run.writes:
+            return
+        try:
             save_checkpoint(run.out_dir, run.epoch, run.block, run.trainer,
                             {"history": run.history, "best": run.best, "config": run.config.to_dict()})
             write_history(run.out_dir, run.history)
+        except OSError as exc:  # a full disk, a folder gone read-only: the previous checkpoint is still whole
+            run.history.pop()
+            raise HotdogError("could not write the checkpoint of epoch {} ({}). Stopped; {}. Free some space (or "
+                              "fix the folder) first.".format(run.epoch, exc.strerror or exc, _kept(run, "with --resume"))) from None
 
 
 class EarlyStopping(Hook):

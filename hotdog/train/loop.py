@@ -14,7 +14,10 @@ from typing import Any, List, Optional
 from mxnet import gluon
 from mxnet.gluon import Block
 
-from ..data.folders import dataset_classes
+from .._io import atomic_write_bytes
+from ..data.check import require_usable
+from ..data.folders import dataset_root
+from ..data.layout import discover_classes
 from ..data.pipeline import load_datasets, make_loader
 from ..errors import HotdogError
 from .config import resume_keys
@@ -28,10 +31,12 @@ from .hooks import (
     ProgressLog,
 )
 from .optim import make_trainer, seed_everything
-from .run_dir import load_checkpoint_state, save_params, write_model_config
+from .run_dir import load_checkpoint_state, run_lock, save_params, write_model_config
 from .step import evaluate_loss_acc, features_dataset, train_pass
 
 log = logging.getLogger(__name__)
+
+SKIPPED_FILE = "skipped-images.txt"  # with --skip-bad-images: the images left out, one path a line
 
 
 @dataclass
@@ -85,7 +90,7 @@ def check_resumable(saved, config):
 
 
 def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False, kvstore=None, init_params=None,
-          stage=1, cluster=None, hooks=None):
+          stage=1, cluster=None, hooks=None, exclude=None):
     """Train ``config`` (one stage of its strategy) into ``out_dir``; return a summary dict (history, best
     epoch, paths).
 
@@ -93,13 +98,20 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
     resumed run reloads its own weights). ``init_params``: start from a model saved by an earlier stage
     instead; ``stage`` is recorded in the history. ``cluster``: a distributed run's cluster (only its rank 0
     writes). ``quiet``: no progress bars (messages go to the ``hotdog`` logger either way). ``hooks``:
-    replaces ``default_hooks``.
+    replaces ``default_hooks``. ``exclude``: None checks the image folder first
+    (``check.require_usable``); a caller that just did passes the images to leave out (maybe none).
     """
-    strategy = config.strategy_spec
     run = Run(config=config, out_dir=out_dir, contexts=contexts, stage=stage,
               writes=cluster is None or cluster.is_root)
-    if run.writes:
-        os.makedirs(out_dir, exist_ok=True)
+    if not run.writes:
+        return _train(run, pretrained, resume, quiet, kvstore, init_params, cluster, hooks, exclude)
+    os.makedirs(out_dir, exist_ok=True)
+    with run_lock(out_dir):
+        return _train(run, pretrained, resume, quiet, kvstore, init_params, cluster, hooks, exclude)
+
+
+def _train(run, pretrained, resume, quiet, kvstore, init_params, cluster, hooks, exclude):
+    config, out_dir, contexts, strategy = run.config, run.out_dir, run.contexts, run.config.strategy_spec
     state = load_checkpoint_state(out_dir) if resume else None
     if resume and state is None:
         log.info("no checkpoint in %s; starting from epoch 1", out_dir)
@@ -107,7 +119,9 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
         check_resumable(state["config"], config)
         run.resumed, run.history, run.best, run.start_epoch = True, state["history"], state.get("best"), state["epoch"]
 
-    classes = dataset_classes(config.data_dir)
+    root = dataset_root(config.data_dir)
+    skipped = require_usable(root, config.image_size, config.skip_bad_images) if exclude is None else list(exclude)
+    classes = discover_classes(root)
     strategy.check_classes(classes)
     if cluster and strategy.on_features:
         raise HotdogError("the {} strategy runs on one machine (its epochs take milliseconds); drop --kvstore".format(
@@ -118,7 +132,10 @@ def train(config, out_dir, contexts, pretrained=None, resume=False, quiet=False,
         raise HotdogError("--batch-size {} is the global batch; it must be at least the number of workers ({})".format(
             config.batch_size, world_size))
     train_set, test_set = load_datasets(config.data_dir, config.image_size, cache=config.cache,
-                                        augment=config.augment and not strategy.on_features, quiet=quiet)
+                                        augment=config.augment and not strategy.on_features, quiet=quiet,
+                                        exclude=skipped)
+    if skipped and run.writes:
+        atomic_write_bytes(os.path.join(out_dir, SKIPPED_FILE), "".join(path + "\n" for path in skipped).encode())
     run.train_size, run.test_size = len(train_set), len(test_set)
     sampler = None
     if cluster:

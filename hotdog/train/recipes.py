@@ -11,6 +11,8 @@ import shutil
 from dataclasses import replace
 
 from .._io import atomic_save
+from ..data.check import require_usable
+from ..data.folders import dataset_root
 from ..errors import HotdogError
 from .loop import train
 from .run_dir import write_history, write_model_config
@@ -18,16 +20,19 @@ from .run_dir import write_history, write_model_config
 log = logging.getLogger(__name__)
 
 
-def run_strategy(config, out_dir, contexts, pretrained=None, resume=False, quiet=False, kvstore=None, cluster=None):
+def run_strategy(config, out_dir, contexts, pretrained=None, resume=False, quiet=False, kvstore=None, cluster=None,
+                 exclude=None):
     """Train ``config.strategy`` with all its stages into ``out_dir``; return the summary of ``train`` plus
-    ``stage2_epoch`` (the first epoch of the second stage, or None)."""
+    ``stage2_epoch`` (the first epoch of the second stage, or None). ``exclude``: see ``loop.train``."""
     if not config.strategy_spec.stage_plan:
         result = train(config, out_dir, contexts, pretrained=pretrained, resume=resume, quiet=quiet, kvstore=kvstore,
-                       cluster=cluster)
+                       cluster=cluster, exclude=exclude)
         return dict(result, stage2_epoch=None)
     if cluster:
         raise HotdogError("{} training runs on one machine for now; train the stages as two runs (--strategy "
                           "frozen, then finetune from its model) or drop --kvstore".format(config.strategy))
+    if exclude is None:  # checked once for all the stages
+        exclude = require_usable(dataset_root(config.data_dir), config.image_size, config.skip_bad_images)
     stages = config.strategy_spec.stages(config.epochs, config.lr)
     history, best, result, model, offset = [], None, None, None, 0
     for number, (strategy, epochs, lr) in enumerate(stages, start=1):
@@ -36,7 +41,7 @@ def run_strategy(config, out_dir, contexts, pretrained=None, resume=False, quiet
             log.info("stage %d: %s, learning rate %g", number, strategy, lr)
         result = train(stage_config, os.path.join(out_dir, "stage{}".format(number)), contexts,
                        pretrained=pretrained if model is None else None, init_params=model, resume=resume,
-                       quiet=quiet, kvstore=kvstore, stage=number)
+                       quiet=quiet, kvstore=kvstore, stage=number, exclude=exclude)
         history += [dict(record, epoch=record["epoch"] + offset) for record in result["history"]]
         if best is None or result["best"]["test_loss"] < best["test_loss"]:
             best = dict(result["best"], epoch=result["best"]["epoch"] + offset)

@@ -7,19 +7,28 @@ OUT/
   best.params      the epoch with the lowest test loss so far
   stage1/, stage2/ a two-stage run's stages, each a run folder of its own (OUT holds the merged history)
   model.params     the final model (the best epoch's with --patience)
+  .lock            while a run is writing here: which process (a second run into OUT refuses)
 
 ``checkpoint/state.json`` is written last and names the files of its epoch, so a crash at any moment
 leaves either the previous complete checkpoint or the new one, never a mix.
 """
+import contextlib
 import csv
 import io
+import json
+import logging
 import os
+import socket
+import time
 
 from .._io import atomic_save, atomic_write_bytes, atomic_write_json, read_json
 from .._version import __version__
 from ..errors import HotdogError
 
+log = logging.getLogger(__name__)
+
 CHECKPOINT_DIR = "checkpoint"
+LOCK_FILE = ".lock"  # while a run writes to OUT: its pid and host
 STATE_FILE = "state.json"
 HISTORY_FIELDS = ("epoch", "stage", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "train_images",
                   "seconds", "train_images_per_sec")
@@ -81,3 +90,62 @@ def write_model_config(out_dir, config, saved_strategy, best=None, classes=None)
 def save_params(block, path):
     """``block.save_parameters(path)``, atomically."""
     return atomic_save(block.save_parameters, path)
+
+
+class RunFolderBusy(HotdogError):
+    """Another live run is writing to the same output folder."""
+
+
+@contextlib.contextmanager
+def run_lock(out_dir):
+    """Hold ``OUT/.lock`` while a run writes to ``out_dir``: a second run into the same folder refuses.
+
+    The lock names its process; one left by a process that is no longer running (a crash, a kill -9) on
+    this machine is taken over with a message. A lock from another machine (shared storage) cannot be
+    checked from here, so it is respected.
+    """
+    path = os.path.join(out_dir, LOCK_FILE)
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = _lock_owner(path)
+            if owner is not None and _is_running(owner):
+                raise RunFolderBusy("{} is in use by another run (pid {} on {}, started {}). Wait for it to finish, "
+                                    "or choose another --out; if you are sure no run is using it, delete {}.".format(
+                                        out_dir, owner.get("pid"), owner.get("host"), owner.get("started"), path)) from None
+            log.warning("%s was locked by a run that is no longer running (%s); taking it over", out_dir,
+                        "pid {}".format(owner["pid"]) if owner else "unreadable lock")
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        break
+    try:
+        yield
+    finally:
+        if (_lock_owner(path) or {}).get("pid") == me["pid"]:
+            os.remove(path)
+
+
+def _lock_owner(path):
+    try:
+        with open(path) as f:
+            owner = json.load(f)
+        return owner if isinstance(owner, dict) and isinstance(owner.get("pid"), int) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _is_running(owner):
+    if owner.get("host") != socket.gethostname():
+        return True  # cannot tell: respect it
+    try:
+        os.kill(owner["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
