@@ -10,14 +10,16 @@ from PIL import Image
 from hotdog import cli
 from hotdog.cli.options import parse_lr_overrides
 from hotdog.errors import ConfigError, HotdogError
-from hotdog.experiments.compare import SCHEMA, _summarise, compare
+from hotdog.experiments.compare import SCHEMA, _run_summary, compare
 from hotdog.experiments.demo import SMOKE_SETTINGS, DemoSettings, run_demo
 from hotdog.models.zoo import pretrained_net
 from hotdog.train.config import TrainConfig
 from hotdog.train.recipes import run_strategy
 
-RESULT_KEYS = {"name", "status", "error", "lr", "out_dir", "final_test_acc", "best_test_acc", "best_epoch",
-               "final_train_loss", "total_seconds", "train_images_per_sec", "stage2_epoch", "history"}
+RESULT_KEYS = {"name", "status", "error", "lr", "out_dir", "final_test_acc", "final_test_ci", "test_images",
+               "best_val_epoch", "best_val_loss", "test_acc_at_best_val", "per_class_recall", "vs_first", "seeds",
+               "mean_test_acc", "sd_test_acc", "final_train_loss", "total_seconds", "train_images_per_sec",
+               "stage2_epoch", "history"}
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +55,10 @@ def test_compare_writes_results_table_and_plots(tiny_data, pretrained, tmp_path,
         assert os.path.exists(os.path.join(out, row["out_dir"], "model.params"))
     assert [row["lr"] for row in saved["strategies"]] == [0.01, 0.1]  # the chapter's learning rates
     markdown = (tmp_path / "results.md").read_text()
-    assert "| strategy | final acc |" in markdown and "| finetune |" in markdown and "| scratch |" in markdown
+    assert "| strategy | test acc | 95% interval |" in markdown and "| finetune |" in markdown and "| scratch |" in markdown
     for png in ("curves.png", "samples.png"):
         assert_png(os.path.join(out, png))
-    assert "strategy" in hotdog_log.text and "final acc" in hotdog_log.text
+    assert "95% interval" in hotdog_log.text and "exact McNemar" in hotdog_log.text
 
 
 def test_a_failing_strategy_is_reported_and_the_others_survive(tiny_data, pretrained, tmp_path):
@@ -106,9 +108,9 @@ def test_two_stage_keeps_one_history_and_lowers_the_lr(tiny_data, pretrained, tm
     saved_config = json.loads((tmp_path / "config.json").read_text())
     assert saved_config["strategy"] == "finetune"  # what the final net is
     # compare's throughput: all training images over all training time (evaluation excluded).
-    row = _summarise("two-stage", config, result, seconds=1.0)
+    row = _run_summary(0, config, result, 1.0, "two-stage")
     train_seconds = sum(h["train_images"] / h["train_images_per_sec"] for h in history)
-    assert row["train_images_per_sec"] == pytest.approx(48 / train_seconds)
+    assert row["train_images_per_sec"] == pytest.approx(3 * 14 / train_seconds)  # 16 images, 2 for validation
     assert train_seconds < sum(h["seconds"] for h in history)
     # The final model is usable like any other.
     assert cli.main(["evaluate", "--model-dir", str(tmp_path)]) == 0

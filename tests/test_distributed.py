@@ -106,7 +106,7 @@ def assert_one_model_everywhere(output, out_dir):
     assert len({sha for _, sha in fingerprints}) == 1  # identical weights on both workers
     history = json.loads(open(os.path.join(out_dir, "history.json")).read())
     assert len(history) == 1 and history[0]["epoch"] == 1
-    assert history[0]["train_images"] == 16  # the two shards together cover the training set
+    assert history[0]["train_images"] == 14  # the two shards together cover the training split (16 - 2 validation)
 
 
 def test_resnet_epoch_on_two_workers(tiny_data, tmp_path):

@@ -52,7 +52,7 @@ def test_train_refuses_with_the_whole_list(messy, tmp_path, capsys):
     no_traceback(captured)
     for name in BAD:
         assert name in captured.err, captured.err
-    assert "--skip-bad-images" in captured.err and "the same image in train/ and test/" in captured.err
+    assert "--skip-bad-images" in captured.err and "the same image in two splits" in captured.err
     assert not os.path.exists(os.path.join(out, "model.params"))
 
 
@@ -61,8 +61,11 @@ def test_skip_bad_images_trains_and_writes_the_list(trained_on_messy, messy):
         skipped = sorted(os.path.relpath(line.strip(), messy).replace(os.sep, "/") for line in f)
     assert skipped == sorted(BAD)
     history = json.load(open(os.path.join(trained_on_messy, "history.json")))
-    # 16 image files in train/hotdog (the one in a subfolder is not read), 4 in train/not-hotdog
-    assert history[0]["train_images"] == 16 + 4 - len(BAD)
+    # 16 image files in train/hotdog (the one in a subfolder is not read), 4 in train/not-hotdog, less the
+    # bad ones: what is left is split between training and validation.
+    split = json.load(open(os.path.join(trained_on_messy, "config.json")))["split"]
+    assert sum(split["counts"]["train"].values()) + sum(split["counts"]["val"].values()) == 16 + 4 - len(BAD)
+    assert history[0]["train_images"] == sum(split["counts"]["train"].values())
 
 
 def test_predict_answers_every_readable_photo_of_a_folder(trained_on_messy, messy, capsys):

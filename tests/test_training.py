@@ -99,11 +99,12 @@ def test_history_files(tiny_data, tmp_path):
     with open(tmp_path / "history.json") as f:
         history = json.load(f)
     assert [h["epoch"] for h in history] == [1, 2]
-    for key in ("train_loss", "train_acc", "test_loss", "test_acc", "seconds", "train_images_per_sec"):
+    for key in ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "seconds",
+                "train_images_per_sec"):
         assert all(np.isfinite(h[key]) for h in history), key
     lines = (tmp_path / "history.csv").read_text().splitlines()
     assert lines[0].startswith("epoch,stage,lr,train_loss") and len(lines) == 3
-    assert all(h["train_images"] == 16 for h in history)
+    assert all(h["train_images"] == 14 for h in history)  # 16, less one validation image per class
 
 
 def test_stopped_and_resumed_run_matches_an_uninterrupted_one(tiny_data, tmp_path):
@@ -158,25 +159,25 @@ def test_divergence_in_the_first_epoch(tiny_data, tmp_path):
 
 
 def test_early_stopping_keeps_the_best_epoch(tiny_data, pretrained_params, tmp_path):
-    # A frozen backbone and a learning rate far below float32 resolution: no weight can move, so the test
-    # loss of epoch 2 equals epoch 1's, which is no improvement, and patience 1 must stop there.
+    # A frozen backbone and a learning rate far below float32 resolution: no weight can move, so the
+    # validation loss of epoch 2 equals epoch 1's, which is no improvement, and patience 1 must stop there.
     pretrained = pretrained_net(params_file=pretrained_params[0])
     result = train(tiny_config(tiny_data, strategy="frozen", epochs=6, patience=1, lr=1e-12), str(tmp_path),
                    [mx.cpu()], pretrained=pretrained, quiet=True)
     history, best = result["history"], result["best"]
     assert result["stopped_early"] and [h["epoch"] for h in history] == [1, 2]
-    assert history[0]["test_loss"] == history[1]["test_loss"] and best["epoch"] == 1
+    assert history[0]["val_loss"] == history[1]["val_loss"] and best["epoch"] == 1
     model, kept = mx.nd.load(str(tmp_path / "model.params")), mx.nd.load(str(tmp_path / "best.params"))
     for name in model:
         np.testing.assert_array_equal(model[name].asnumpy(), kept[name].asnumpy())
 
 
 def test_early_stopping_restores_the_best_weights_not_the_last(tiny_data, tmp_path):
-    # lr 0.5 from scratch on 16 images: the test loss swings. Whatever epoch was best, model.params must be
-    # that epoch's weights (best.params), not the last epoch's (the last checkpoint).
+    # lr 0.5 from scratch on 16 images: the validation loss swings. Whatever epoch was best, model.params must
+    # be that epoch's weights (best.params), not the last epoch's (the last checkpoint).
     result = train(tiny_config(tiny_data, epochs=3, patience=5, lr=0.5), str(tmp_path), [mx.cpu()], quiet=True)
     history, best = result["history"], result["best"]
-    assert best["test_loss"] == min(h["test_loss"] for h in history)
+    assert best["val_loss"] == min(h["val_loss"] for h in history)
     model, kept = mx.nd.load(str(tmp_path / "model.params")), mx.nd.load(str(tmp_path / "best.params"))
     for name in model:
         np.testing.assert_array_equal(model[name].asnumpy(), kept[name].asnumpy())

@@ -147,3 +147,15 @@ def contexts(args):
 def add_skip_bad_images(parser):
     parser.add_argument("--skip-bad-images", action="store_true",
                         help="leave unreadable images out (one warning line) instead of refusing; see `hotdog check`")
+
+
+def parse_seeds(text):
+    """compare's --seeds: '0,1,2' -> [0, 1, 2]."""
+    try:
+        seeds = [int(x) for x in split_list(text)]
+    except ValueError:
+        seeds = None
+    if not seeds or any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+        raise HotdogError("--seeds takes different whole numbers of 0 or more separated by commas, e.g. 0,1,2 "
+                          "(got {!r})".format(text))
+    return seeds

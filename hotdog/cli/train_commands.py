@@ -37,17 +37,19 @@ def cmd_train(args):
                                                               result["fingerprint"]), flush=True)
     if not args.quiet and (cluster is None or cluster.is_root):
         best = result["best"]
-        print("done: {} (best test accuracy {:.4f} at epoch {}, the epoch of lowest test loss); history in {}".format(
-            result["model"], best["test_acc"], best["epoch"], os.path.join(args.out, "history.csv")))
+        print("done: {}; lowest validation loss {:.4f} at epoch {} (test accuracy then {:.4f}, final {:.4f}); "
+              "history in {}".format(result["model"], best["val_loss"], best["epoch"], best["test_acc"],
+                                     result["history"][-1]["test_acc"], os.path.join(args.out, "history.csv")))
 
 
 def cmd_compare(args):
     from ..experiments.compare import DEFAULT_STRATEGIES
     strategies = options.split_list(args.strategies) or list(DEFAULT_STRATEGIES)
     lrs = options.parse_lr_overrides(args.lr)
+    seeds = options.parse_seeds(args.seeds) if args.seeds else None
     ctx = options.contexts(args)
     if args.demo:
-        _compare_demo(args, strategies, lrs, ctx)
+        _compare_demo(args, strategies, lrs, ctx, seeds)
         return
     from ..data.folders import dataset_root
     from ..experiments.compare import compare
@@ -62,10 +64,11 @@ def cmd_compare(args):
     chapter = {name: value for name, value in COMPARE_CHAPTER_DEFAULTS.items() if getattr(args, name) is None}
     base = options.config_from_args(args, strategy="finetune", lr=None, **chapter)
     compare(strategies, base, args.out, ctx, pretrained=_pretrained_loader(args, ctx), lr_overrides=lrs,
-            quiet=args.quiet, resume=args.resume, pretrained_note=args.pretrained_params or "Gluon model zoo (ImageNet)")
+            quiet=args.quiet, resume=args.resume, pretrained_note=args.pretrained_params or "Gluon model zoo (ImageNet)",
+            seeds=seeds)
 
 
-def _compare_demo(args, strategies, lrs, ctx):
+def _compare_demo(args, strategies, lrs, ctx, seeds):
     from dataclasses import fields, replace
 
     from ..experiments.demo import SMOKE_SETTINGS, DemoSettings, run_demo
@@ -78,7 +81,7 @@ def _compare_demo(args, strategies, lrs, ctx):
     own = ("strategy", "model", "data_dir", "lr", "seed", "imagenet_class") + tuple(COMPARE_DEMO_DEFAULTS)
     training = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name not in own}
     run_demo(args.out, ctx, strategies, settings, root=args.demo_root, lr_overrides=lrs, quiet=args.quiet,
-             training=training)
+             training=training, seeds=seeds)
 
 
 def cmd_bench(args):
@@ -144,6 +147,9 @@ def add_commands(sub):
     demo_note = {name: " (--demo: {})".format(value) for name, value in COMPARE_DEMO_DEFAULTS.items()}
     options.add_config_options(p, exclude=("strategy", "lr"), defaults={name: None for name in COMPARE_DEMO_DEFAULTS},
                                help_suffix=demo_note)
+    p.add_argument("--seeds", metavar="LIST",
+                   help="run every strategy once per seed, e.g. 0,1,2, and report the mean and standard deviation "
+                        "of the test accuracy (the paired test uses the first seed); default: --seed")
     p.add_argument("--lr", metavar="STRATEGY=LR,...",
                    help="per-strategy learning rates, e.g. finetune=0.02,scratch=0.2; default: 0.01 for "
                         "pretrained strategies (two-stage: 0.01 then 0.001), 0.1 for scratch")

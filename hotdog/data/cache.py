@@ -79,55 +79,70 @@ class CachedImages(Dataset):
         return mx.nd.array(image, dtype="uint8"), self._labels[idx]
 
 
-def content_key(dataset, split, image_size, fingerprints):
-    """Hash of every file's content (in label order), the split, the size and the cache format.
+# How images are stored: "augment" keeps the short side at R (random crops follow, each epoch), "eval" is
+# the test transform's squash and centre crop done once. train/ is stored both ways when a validation
+# split is taken from it (its validation images get the test transform).
+FORMS = ("augment", "eval")
+
+
+def default_form(split):
+    return "augment" if split == "train" else "eval"
+
+
+def content_key(dataset, split, image_size, fingerprints, form=None):
+    """Hash of every file's content (in label order), the split, how it is stored, the size and the cache
+    format.
 
     ``fingerprints``: {absolute path: sha1 of the file} (``check.file_fingerprints``, which rereads only
     files changed since the last check, so an unchanged folder is not hashed again).
     """
-    digest = hashlib.sha1(json.dumps([CACHE_FORMAT, split, image_size, list(dataset.synsets)]).encode())
+    digest = hashlib.sha1(json.dumps([CACHE_FORMAT, split, form or default_form(split), image_size,
+                                      list(dataset.synsets)]).encode())
     for path, label in dataset.items:
         digest.update("{}\0{}\0{}\0".format(os.path.basename(path), label, fingerprints[path]).encode())
     return digest.hexdigest()[:16]
 
 
-def _preprocess(image, split, image_size):
-    if split == "train":
+def _preprocess(image, form, image_size):
+    if form == "augment":
         return mx.image.resize_short(image, resize_size(image_size))
     # What transforms.Resize(R) (a squash) and transforms.CenterCrop(S) do, done once.
     squashed = mx.image.imresize(image, resize_size(image_size), resize_size(image_size))
     return mx.image.center_crop(squashed, (image_size, image_size))[0]
 
 
-def build_cache(dataset, folder, split, image_size, quiet=False):
+def build_cache(dataset, folder, split, image_size, quiet=False, form=None):
     """Decode and resize every image of ``dataset`` into ``folder`` (atomically)."""
     with building(folder) as build:
         shapes, chunks = [], []
         for i in tqdm(range(len(dataset)), desc="decoding {} once".format(split), unit="img",
                       disable=not show_progress(quiet)):
             image, _ = dataset[i]  # ImageFolder: names an unreadable file
-            array = _preprocess(image, split, image_size).asnumpy()
+            array = _preprocess(image, form or default_form(split), image_size).asnumpy()
             shapes.append(array.shape)
             chunks.append(array.reshape(-1))
         pixels = np.concatenate(chunks) if chunks else np.zeros((0,), dtype=np.uint8)
         np.save(os.path.join(build.path, "pixels.npy"), pixels)
         with open(os.path.join(build.path, "index.json"), "w") as f:
-            json.dump({"format": CACHE_FORMAT, "split": split, "image_size": image_size, "synsets": list(dataset.synsets),
+            json.dump({"format": CACHE_FORMAT, "split": split, "form": form or default_form(split),
+                       "image_size": image_size, "synsets": list(dataset.synsets),
                        "shapes": shapes, "labels": [label for _, label in dataset.items],
                        "paths": [path for path, _ in dataset.items]}, f)
     return folder
 
 
-def cached_split(data_dir, split, image_size, classes=None, quiet=False, exclude=()):
+def cached_split(data_dir, split, image_size, classes=None, quiet=False, exclude=(), form=None):
     """The split as CachedImages, building the cache on a miss. Returns (dataset, hit).
 
+    ``form``: how the images are stored (FORMS; default: "augment" for train/, "eval" otherwise).
     A damaged cache folder is rebuilt with a warning; after a build, older caches of the same split and
     size (made from files that have changed since) are removed.
     """
     raw = load_split(data_dir, split, classes, exclude)
     root = dataset_root(data_dir)
     fingerprints = {os.path.join(root, *rel.split("/")): sha1 for rel, sha1 in file_fingerprints(root).items()}
-    key = content_key(raw, split, image_size, fingerprints)
+    form = form or default_form(split)
+    key = content_key(raw, split, image_size, fingerprints, form)
     folder = os.path.join(root, CACHE_FOLDER, "decoded-{}".format(key))
     if os.path.exists(os.path.join(folder, "index.json")):
         try:
@@ -135,15 +150,15 @@ def cached_split(data_dir, split, image_size, classes=None, quiet=False, exclude
         except DamagedCache as exc:
             log.warning("the decode-once cache %s is damaged (%s); rebuilding it", folder, exc)
             shutil.rmtree(folder)
-    build_cache(raw, folder, split, image_size, quiet)
+    build_cache(raw, folder, split, image_size, quiet, form)
     for stale in cache_folders(root):
-        if stale["split"] == split and stale["image_size"] == image_size and stale["path"] != folder:
+        if (stale["split"], stale["form"], stale["image_size"]) == (split, form, image_size) and stale["path"] != folder:
             shutil.rmtree(stale["path"], ignore_errors=True)
     return CachedImages(folder), False
 
 
 def cache_folders(root):
-    """[{"path", "split", "image_size", "bytes"}] of the decode-once caches under ``root``."""
+    """[{"path", "split", "form", "image_size", "bytes"}] of the decode-once caches under ``root``."""
     parent = os.path.join(root, CACHE_FOLDER)
     found = []
     for name in sorted(os.listdir(parent)) if os.path.isdir(parent) else []:
@@ -153,11 +168,11 @@ def cache_folders(root):
         try:
             with open(os.path.join(path, "index.json")) as f:
                 index = json.load(f)
-            split, image_size = index["split"], index["image_size"]
+            split, form, image_size = index["split"], index["form"], index["image_size"]
         except (OSError, ValueError, KeyError):
-            split = image_size = None  # damaged or half-removed: stale whatever its key
+            split = form = image_size = None  # damaged or half-removed: stale whatever its key
         size = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
-        found.append({"path": path, "split": split, "image_size": image_size, "bytes": size})
+        found.append({"path": path, "split": split, "form": form, "image_size": image_size, "bytes": size})
     return found
 
 
@@ -170,11 +185,12 @@ def prune_stale_caches(data_dir):
     for cache in cache_folders(root):
         wanted = None
         if cache["split"] is not None:
-            key_of = (cache["split"], cache["image_size"])
+            key_of = (cache["split"], cache["form"], cache["image_size"])
             if key_of not in current:
                 try:
                     raw = load_split(data_dir, cache["split"])
-                    current[key_of] = "decoded-" + content_key(raw, cache["split"], cache["image_size"], fingerprints)
+                    current[key_of] = "decoded-" + content_key(raw, cache["split"], cache["image_size"],
+                                                               fingerprints, cache["form"])
                 except HotdogError:
                     current[key_of] = None
             wanted = current[key_of]

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from ..errors import HotdogError
 from .images import CANNOT_READ, DEFAULT_MAX_PIXELS, TOO_LARGE, inspect_image
-from .layout import IMAGE_EXTENSIONS, SPLITS
+from .layout import IMAGE_EXTENSIONS, SPLITS, val_folder
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,8 @@ def _scan(root):
         errors.append("{} is not a folder; expected {}/train/<class>/ and {}/test/<class>/ with images "
                       "inside".format(root, root, root))
         return layout
-    for split in SPLITS:
+    val = val_folder(root)
+    for split in SPLITS + ((val,) if val else ()):
         if not os.path.isdir(os.path.join(root, split)):
             errors.append("missing folder {}/: expected {}/<class>/ folders of images, with the same classes "
                           "in train/ and test/".format(split, split))
@@ -124,18 +125,19 @@ def _scan(root):
                 layout["ignored"].append("{}/{}".format(split, name))
         layout["classes"][split] = classes
         layout["counts"][split] = {cls: _scan_class(root, split, cls, layout) for cls in classes}
-    train, test = layout["classes"].get("train"), layout["classes"].get("test")
+    train = layout["classes"].get("train")
     if train is not None and len(train) < 2:
         errors.append("train/ needs at least two class folders (found: {})".format(", ".join(train) or "none"))
-    if train is not None and test is not None:
+    for other in [split for split in layout["classes"] if split != "train"] if train is not None else []:
         # Labels are the sorted folder names of each split: a class missing from test/ shifts them.
-        missing, extra = sorted(set(train) - set(test)), sorted(set(test) - set(train))
+        classes = layout["classes"][other]
+        missing, extra = sorted(set(train) - set(classes)), sorted(set(classes) - set(train))
         if missing:
-            errors.append("test/ lacks the class folder(s) {} that train/ has; both need the same classes".format(
-                ", ".join(missing)))
+            errors.append("{}/ lacks the class folder(s) {} that train/ has; both need the same classes".format(
+                other, ", ".join(missing)))
         if extra:
-            errors.append("test/ has class folder(s) {} that train/ does not; both need the same classes".format(
-                ", ".join(extra)))
+            errors.append("{}/ has class folder(s) {} that train/ does not; both need the same classes".format(
+                other, ", ".join(extra)))
     return layout
 
 
@@ -301,7 +303,7 @@ def _report(root, layout, results, image_size, max_pixels):
     duplicates = _duplicates(readable)
     for group in duplicates:
         if group["kind"] == "across splits":
-            warnings.append({"kind": "across splits", "message": "{}: the same image in train/ and test/ (test "
+            warnings.append({"kind": "across splits", "message": "{}: the same image in two splits (test "
                              "accuracy would be inflated); keep one copy".format(" = ".join(group["paths"]))})
         elif group["kind"] == "different classes":
             warnings.append({"kind": "different classes", "message": "{}: the same image in two classes; keep "
@@ -388,7 +390,7 @@ _ERROR_HEADINGS = {
     TOO_LARGE: "images over the pixel limit",
 }
 _WARNING_HEADINGS = {
-    "across splits": "the same image in train/ and test/",
+    "across splits": "the same image in two splits",
     "different classes": "the same image in two classes",
     "small": "images smaller than the crop",
     "not read": "files that are not read",

@@ -16,6 +16,8 @@ CLASSES = ("hotdog", "not-hotdog")  # sorted, as ImageFolderDataset labels them
 HOTDOG_LABEL = CLASSES.index("hotdog")
 NOT_HOTDOG_LABEL = CLASSES.index("not-hotdog")
 SPLITS = ("train", "test")
+# A dataset may bring its own validation images; otherwise they are taken from train/ (split.py).
+VAL_FOLDERS = ("val", "valid")
 # The extensions ImageFolderDataset reads by default.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
@@ -38,6 +40,11 @@ def discover_classes(root, split="train"):
         raise LayoutError("{}/{}/ needs at least two class folders (found: {})".format(
             root, split, ", ".join(names) or "none"))
     return tuple(names)
+
+
+def val_folder(root):
+    """The name of ``root``'s validation folder (val/ or valid/), or None."""
+    return next((name for name in VAL_FOLDERS if os.path.isdir(os.path.join(root, name))), None)
 
 
 def validate_layout(root, splits=SPLITS, classes=None):

@@ -1,11 +1,13 @@
 """The chapter's data pipelines: transformed datasets and DataLoaders, from the files or the cache."""
 import logging
+import os
 
 from mxnet.gluon.data import DataLoader
 
 from .cache import cached_split
-from .folders import load_split
-from .layout import DEFAULT_IMAGE_SIZE
+from .folders import dataset_root, load_split
+from .layout import DEFAULT_IMAGE_SIZE, val_folder
+from .split import Subset, class_counts, split_fingerprint, stratified_split
 from .transforms import (
     CHAPTER_CROP_SCALE,
     tensor_transform,
@@ -38,6 +40,56 @@ def load_datasets(data_dir, image_size=DEFAULT_IMAGE_SIZE, classes=None, crop_sc
     # Cached test images are already resized and centre-cropped (see cache.py).
     test_tf = tensor_transform() if cache else test_transform(image_size)
     return train_raw.transform_first(train_tf), test_raw.transform_first(test_tf)
+
+
+def load_splits(data_dir, image_size=DEFAULT_IMAGE_SIZE, val_fraction=0.1, seed=0, classes=None,
+                crop_scale=CHAPTER_CROP_SCALE, cache=False, augment=True, quiet=False, exclude=()):
+    """Train, validation and test datasets, transformed, and what the split was: (train, val, test, info).
+
+    Validation images are the dataset's own val/ (or valid/) folder when it has one, else ``val_fraction``
+    of train/, stratified by class and drawn with ``seed`` (``split.stratified_split``): every strategy of
+    a comparison validates on the same images. They get the test transform. ``info``: {"validation" (where
+    the images come from), "val_fraction", "seed", "counts" {split: {class: n}}, "val_files" (a fingerprint
+    of the validation file list)}. The other arguments are ``load_datasets``'.
+    """
+    root = dataset_root(data_dir)
+    own_val = val_folder(root)
+    listing = load_split(data_dir, "train", classes, exclude)  # the order every cache of train/ keeps too
+    classes = tuple(listing.synsets)
+    if own_val:
+        train_idx, val_idx = list(range(len(listing))), None
+    else:
+        labels = [label for _, label in listing.items]
+        train_idx, val_idx = stratified_split(labels, val_fraction, seed, classes)
+
+    def raw(split, form):
+        return cached_split(data_dir, split, image_size, classes, quiet, exclude, form)[0] if cache else \
+            load_split(data_dir, split, classes, exclude)
+
+    if cache:
+        try:
+            raw("train", "augment")
+        except OSError as exc:  # e.g. a read-only dataset folder: the files still work, only slower
+            log.warning("decode-once cache unavailable (%s); reading the image files every epoch", exc)
+            cache = False
+    train_raw = Subset(raw("train", "augment"), train_idx)
+    val_raw = raw(own_val, "eval") if own_val else Subset(raw("train", "eval"), val_idx)
+    test_raw = raw("test", "eval")
+    train_tf = train_transform(image_size, crop_scale) if augment else test_transform(image_size)
+    eval_tf = tensor_transform() if cache else test_transform(image_size)  # the cache did the resize and crop
+
+    val_items = [listing.items[i] for i in val_idx] if val_idx is not None else load_split(
+        data_dir, own_val, classes, exclude).items
+    info = {
+        "validation": "{}/ folder".format(own_val) if own_val else "{:g} of train/".format(val_fraction),
+        "val_fraction": None if own_val else val_fraction, "seed": None if own_val else seed,
+        "counts": {"train": class_counts([listing.items[i][1] for i in train_idx], classes),
+                   "val": class_counts([label for _, label in val_items], classes),
+                   "test": class_counts([label for _, label in load_split(data_dir, "test", classes, exclude).items],
+                                        classes)},
+        "val_files": split_fingerprint([os.path.relpath(path, root) for path, _ in val_items]),
+    }
+    return train_raw.transform_first(train_tf), val_raw.transform_first(eval_tf), test_raw.transform_first(eval_tf), info
 
 
 def make_loader(dataset, batch_size, shuffle=False, num_workers=0, last_batch="keep", sampler=None):

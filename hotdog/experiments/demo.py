@@ -135,10 +135,11 @@ def pretrain_on_source(settings, contexts, root=DEMO_ROOT):
 
 
 def run_demo(out_dir, contexts, strategies=DEFAULT_STRATEGIES, settings=None, root=DEMO_ROOT, lr_overrides=None,
-             quiet=False, training=None):
+             quiet=False, training=None, seeds=None):
     """Generate, pretrain (or reuse), compare; return the results dict (marked synthetic).
 
-    ``training``: other TrainConfig fields for the comparison (wd, momentum, lr_schedule...).
+    ``training``: other TrainConfig fields for the comparison (wd, momentum, lr_schedule...). ``seeds``: the
+    comparison's seeds (the data and the source pretraining keep ``settings.seed``).
     """
     settings = settings or DemoSettings()
     log.info("OFFLINE DEMO: the images are synthetic drawings and the 'pretrained' weights come from a "
@@ -152,7 +153,7 @@ def run_demo(out_dir, contexts, strategies=DEFAULT_STRATEGIES, settings=None, ro
                        # hotdog-init reuses the source task's own hotdog row
                        imagenet_class=str(source_classes().index("hotdog")), **(training or {}))
     results = compare(strategies, base, out_dir, contexts, pretrained=pretrained, lr_overrides=lr_overrides,
-                      quiet=quiet, synthetic=True,
+                      quiet=quiet, synthetic=True, seeds=seeds,
                       pretrained_note="synthetic source task ({} food kinds), demo settings {}".format(
                           len(source_classes()), json.dumps(asdict(settings), default=list)))
     log.info("demo finished in %.0fs; results in %s", time.time() - tic, out_dir)

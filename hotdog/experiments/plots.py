@@ -53,29 +53,33 @@ def save_data_samples(data_dir, out, n=8, skip_bad_images=False, exclude=None):
 
 
 def save_curves(results, out):
-    """Test accuracy and training loss per epoch for every strategy, on shared axes.
-
-    Two-stage runs get a dotted line where stage 2 begins.
-    """
+    """Validation (dashed) and test (solid) accuracy, and training (solid) and validation (dashed) loss, per
+    epoch for every strategy, on shared axes. Two-stage runs get a dotted line where stage 2 begins."""
     fig = Figure(figsize=(11, 4))
     acc_ax, loss_ax = fig.subplots(1, 2)
     for i, row in enumerate(r for r in results["strategies"] if r["history"]):
         color = "C{}".format(i % 10)
-        epochs = [h["epoch"] for h in row["history"]]
-        acc_ax.plot(epochs, [h["test_acc"] for h in row["history"]], "o-", color=color, label=row["name"])
-        loss_ax.plot(epochs, [h["train_loss"] for h in row["history"]], "o-", color=color, label=row["name"])
+        history = row["history"]
+        epochs = [h["epoch"] for h in history]
+        acc_ax.plot(epochs, [h["test_acc"] for h in history], "o-", color=color, label=row["name"] + " test")
+        loss_ax.plot(epochs, [h["train_loss"] for h in history], "o-", color=color, label=row["name"] + " train")
+        if all("val_acc" in h for h in history):
+            acc_ax.plot(epochs, [h["val_acc"] for h in history], "s--", color=color, alpha=0.7,
+                        label=row["name"] + " validation")
+            loss_ax.plot(epochs, [h["val_loss"] for h in history], "s--", color=color, alpha=0.7,
+                         label=row["name"] + " validation")
         if row.get("stage2_epoch"):
             for ax in (acc_ax, loss_ax):
                 ax.axvline(row["stage2_epoch"] - 0.5, color=color, linestyle=":", alpha=0.8)
             acc_ax.annotate("{}: stage 2".format(row["name"]), (row["stage2_epoch"] - 0.5, acc_ax.get_ylim()[0]),
                             fontsize=7, color=color, rotation=90, va="bottom")
-    acc_ax.set(title="test accuracy", xlabel="epoch", ylabel="accuracy")
-    loss_ax.set(title="training loss", xlabel="epoch", ylabel="loss")
+    acc_ax.set(title="accuracy (solid: test, dashed: validation)", xlabel="epoch", ylabel="accuracy")
+    loss_ax.set(title="loss (solid: training, dashed: validation)", xlabel="epoch", ylabel="loss")
     for ax in (acc_ax, loss_ax):
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=7)
     if results.get("synthetic"):
         fig.suptitle("synthetic data and synthetic pretraining (offline demo)", fontsize=9)
     return save_figure(fig, out)

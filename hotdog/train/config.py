@@ -17,6 +17,7 @@ from ..models.strategies import STRATEGIES
 # The chapter: 0.01 when starting from pretrained weights, 0.1 from scratch.
 PRETRAINED_LR, SCRATCH_LR = 0.01, 0.1
 LR_SCHEDULES = ("constant", "step", "cosine")
+CLASS_WEIGHTS = ("none", "balanced")
 
 
 def _int_list(text):
@@ -71,8 +72,8 @@ class TrainConfig:
     lr_factor: float = setting(0.1, "step schedule factor; default: %(default)s", resume=True)
     warmup_epochs: float = setting(0.0, "linear learning-rate warmup from 0 over this many epochs; default: "
                                    "%(default)s", resume=True)
-    patience: Optional[int] = setting(None, "stop when the test loss has not improved for N epochs; keep the best "
-                                      "epoch's weights", metavar="N")
+    patience: Optional[int] = setting(None, "stop when the validation loss has not improved for N epochs; keep "
+                                      "the weights of the epoch with the lowest validation loss", metavar="N")
     output_lr_mult: float = setting(1.0, "learning-rate multiplier of the new output layer (later book editions: "
                                     "10); default: %(default)s", resume=True)
     imagenet_class: str = setting("hotdog", "ImageNet class whose weights hotdog-init reuses; default: %(default)s "
@@ -84,6 +85,13 @@ class TrainConfig:
                           metavar="on|off", parse=_on_off)
     augment: bool = setting(True, "train on test-transformed images (no random crops or flips)", resume=True,
                             flag="--no-augment")
+    # 0.1: the chapter's train/ (2,000 images) keeps 1,800 for training; its test/ is untouched, so its
+    # numbers stay comparable, and every other folder gets a validation split too.
+    val_fraction: float = setting(0.1, "share of train/ held out, per class, to choose the best epoch and stop "
+                                  "early (never the test set); a val/ or valid/ folder is used instead when the "
+                                  "dataset has one; default: %(default)s", resume=True, metavar="F")
+    class_weight: str = setting("none", "balanced: weight the loss by inverse class frequency (for imbalanced "
+                                "folders); default: %(default)s", resume=True, choices=CLASS_WEIGHTS)
     skip_bad_images: bool = setting(False, "leave unreadable images out (one warning line; the list goes to "
                                     "OUT/skipped-images.txt) instead of refusing to train; see `hotdog check`")
 
@@ -108,6 +116,12 @@ class TrainConfig:
                 problems.append(ConfigError(name, "must be at least 1 (got {})".format(getattr(self, name))))
         if self.patience is not None and self.patience < 1:
             problems.append(ConfigError("patience", "must be at least 1 (got {})".format(self.patience)))
+        if not (isinstance(self.val_fraction, (int, float)) and 0 < self.val_fraction < 1):
+            problems.append(ConfigError("val_fraction", "must be between 0 and 1 (got {}); 0.1 to 0.2 is usual".format(
+                self.val_fraction)))
+        if self.class_weight not in CLASS_WEIGHTS:
+            problems.append(ConfigError("class_weight", "must be one of {} (got {!r})".format(
+                ", ".join(CLASS_WEIGHTS), self.class_weight)))
         if self.workers < 0:
             problems.append(ConfigError("workers", "must be 0 or more (got {})".format(self.workers)))
         ConfigErrors.raise_if_any(problems)

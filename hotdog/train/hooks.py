@@ -63,8 +63,9 @@ class DivergenceStop(Hook):
     """Stop at once when the loss becomes NaN or infinite, keeping the last good checkpoint.
 
     Each batch's check reads the previous batch's loss (one scalar), so the host runs at most one batch
-    ahead and a NaN is still caught one batch later. A finite training loss with a NaN test loss (weights
-    blown up at the very end of the pass) is divergence too: that epoch must not become a checkpoint.
+    ahead and a NaN is still caught one batch later. A finite training loss with a NaN validation loss, or
+    with weights that are no longer finite (blown up at the very end of the pass), is divergence too: that
+    epoch must not become a checkpoint. (The test set is only reported; it decides nothing.)
     """
 
     def on_epoch_begin(self, run):
@@ -86,10 +87,19 @@ class DivergenceStop(Hook):
                                    "{:g}). Stopped; {}.".format(value, run.epoch, batch_index + 1, run.lr, _kept(run)))
 
     def on_epoch_end(self, run, record):
-        if not math.isfinite(record["test_loss"]):
-            run.history.pop()  # not a good epoch: it is neither checkpointed nor reported
-            raise TrainingDiverged("training diverged: the test loss became {} after epoch {} (learning rate "
-                                   "{:g}). Stopped; {}.".format(record["test_loss"], run.epoch, run.lr, _kept(run)))
+        if math.isfinite(record["val_loss"]) and self._weights_finite(run.block):
+            return
+        run.history.pop()  # not a good epoch: it is neither checkpointed nor reported
+        what = "the validation loss became {}".format(record["val_loss"]) if not math.isfinite(record["val_loss"]) \
+            else "some weights became infinite or NaN"
+        raise TrainingDiverged("training diverged: {} after epoch {} (learning rate {:g}). Stopped; {}.".format(
+            what, run.epoch, run.lr, _kept(run)))
+
+    @staticmethod
+    def _weights_finite(block):
+        # The weights themselves, not the test loss: the test set decides nothing, and a few validation
+        # images can still score finitely with weights that have blown up.
+        return all(np.isfinite(p.data().asnumpy()).all() for p in block.collect_params().values())
 
 
 class ProgressBar(Hook):
@@ -114,14 +124,14 @@ class ProgressLog(Hook):
 
     def on_train_begin(self, run):
         config = run.config
-        log.info("training %s (%s) on %s for epochs %d..%d: %d train / %d test images, batch %d, lr %g",
-                 config.strategy, config.model, ", ".join(str(c) for c in run.contexts), run.start_epoch + 1,
-                 config.epochs, run.train_size, run.test_size, config.batch_size, config.lr)
+        log.info("training %s (%s) on %s for epochs %d..%d: %d train / %d validation / %d test images, batch %d, "
+                 "lr %g", config.strategy, config.model, ", ".join(str(c) for c in run.contexts), run.start_epoch + 1,
+                 config.epochs, run.train_size, run.val_size, run.test_size, config.batch_size, config.lr)
 
     def on_epoch_end(self, run, record):
-        log.info("epoch %d/%d  train loss %.4f acc %.3f  test loss %.4f acc %.3f  %.1fs  %.1f img/s", run.epoch,
-                 run.config.epochs, record["train_loss"], record["train_acc"], record["test_loss"], record["test_acc"],
-                 record["seconds"], record["train_images_per_sec"])
+        log.info("epoch %d/%d  train loss %.4f acc %.3f  val loss %.4f acc %.3f  test acc %.3f  %.1fs  %.1f img/s",
+                 run.epoch, run.config.epochs, record["train_loss"], record["train_acc"], record["val_loss"],
+                 record["val_acc"], record["test_acc"], record["seconds"], record["train_images_per_sec"])
 
 
 class DistributedSync(Hook):
@@ -144,8 +154,8 @@ class DistributedSync(Hook):
 
 
 class BestWeights(Hook):
-    """Keep the weights of the epoch with the lowest test loss in ``best.params`` (and, with ``restore``,
-    end training with them).
+    """Keep the weights of the epoch with the lowest validation loss in ``best.params`` (and, with
+    ``restore``, end training with them). The test figures of that epoch are recorded, never compared.
 
     Every worker of a distributed run keeps its own copy, since only rank 0 writes to OUT; on a distributed
     resume the other workers start from rank 0's copy (shared storage).
@@ -164,8 +174,9 @@ class BestWeights(Hook):
                 shutil.copyfile(shared, self.path)
 
     def on_epoch_end(self, run, record):
-        if run.best is None or record["test_loss"] < run.best["test_loss"]:
-            run.best = {"epoch": record["epoch"], "test_loss": record["test_loss"], "test_acc": record["test_acc"]}
+        if run.best is None or record["val_loss"] < run.best["val_loss"]:
+            run.best = {"epoch": record["epoch"], "val_loss": record["val_loss"], "val_acc": record["val_acc"],
+                        "test_acc": record["test_acc"]}
             save_params(run.block, self.path)
 
     def on_train_end(self, run):
@@ -193,13 +204,13 @@ class Checkpointer(Hook):
 
 
 class EarlyStopping(Hook):
-    """Stop when the test loss has not improved for ``patience`` epochs (after that epoch's checkpoint)."""
+    """Stop when the validation loss has not improved for ``patience`` epochs (after that epoch's checkpoint)."""
 
     def __init__(self, patience):
         self.patience = patience
 
     def on_epoch_end(self, run, record):
         if run.epoch - run.best["epoch"] >= self.patience:
-            log.info("early stop: test loss has not improved for %d epochs (best: epoch %d)", self.patience,
-                     run.best["epoch"])
+            log.info("early stop: the validation loss has not improved for %d epochs (lowest: epoch %d)",
+                     self.patience, run.best["epoch"])
             run.stop = True

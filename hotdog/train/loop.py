@@ -11,14 +11,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
-from mxnet import gluon
 from mxnet.gluon import Block
 
 from .._io import atomic_write_bytes
 from ..data.check import require_usable
 from ..data.folders import dataset_root
 from ..data.layout import discover_classes
-from ..data.pipeline import load_datasets, make_loader
+from ..data.pipeline import load_splits, make_loader
 from ..errors import HotdogError
 from .config import resume_keys
 from .hooks import (
@@ -32,7 +31,13 @@ from .hooks import (
 )
 from .optim import make_trainer, seed_everything
 from .run_dir import load_checkpoint_state, run_lock, save_params, write_model_config
-from .step import evaluate_loss_acc, features_dataset, train_pass
+from .step import (
+    evaluate_loss_acc,
+    features_dataset,
+    make_loss,
+    predictions,
+    train_pass,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +54,7 @@ class Run:
     block: Any = None         # what trains and is checkpointed: the net, or only its output (on_features)
     trainer: Any = None
     train_size: int = 0
+    val_size: int = 0
     test_size: int = 0
     writes: bool = True       # False on the workers of a distributed run other than rank 0
     resumed: bool = False
@@ -131,12 +137,15 @@ def _train(run, pretrained, resume, quiet, kvstore, init_params, cluster, hooks,
     if local_batch < 1:
         raise HotdogError("--batch-size {} is the global batch; it must be at least the number of workers ({})".format(
             config.batch_size, world_size))
-    train_set, test_set = load_datasets(config.data_dir, config.image_size, cache=config.cache,
-                                        augment=config.augment and not strategy.on_features, quiet=quiet,
-                                        exclude=skipped)
+    train_set, val_set, test_set, split = load_splits(
+        config.data_dir, config.image_size, config.val_fraction, config.seed, cache=config.cache,
+        augment=config.augment and not strategy.on_features, quiet=quiet, exclude=skipped)
     if skipped and run.writes:
         atomic_write_bytes(os.path.join(out_dir, SKIPPED_FILE), "".join(path + "\n" for path in skipped).encode())
-    run.train_size, run.test_size = len(train_set), len(test_set)
+    run.train_size, run.val_size, run.test_size = len(train_set), len(val_set), len(test_set)
+    log.info("images per class: %s (validation: %s)", "; ".join("{} {}".format(name, ", ".join(
+        "{} {}".format(cls, n) for cls, n in counts.items())) for name, counts in split["counts"].items()),
+        split["validation"])
     sampler = None
     if cluster:
         from .distributed import ShardSampler
@@ -145,6 +154,7 @@ def _train(run, pretrained, resume, quiet, kvstore, init_params, cluster, hooks,
             log.warning("global batch %d is not a multiple of %d workers: using %d per worker",
                         config.batch_size, world_size, local_batch)
     train_loader = make_loader(train_set, local_batch, shuffle=True, num_workers=config.workers, sampler=sampler)
+    val_loader = make_loader(val_set, config.batch_size, shuffle=False, num_workers=config.workers)
     test_loader = make_loader(test_set, config.batch_size, shuffle=False, num_workers=config.workers)
 
     # A run on stored features checkpoints only the output layer: its net is rebuilt from the pretrained one.
@@ -163,9 +173,10 @@ def _train(run, pretrained, resume, quiet, kvstore, init_params, cluster, hooks,
         # Extracted in dataset order, so each epoch's shuffle draws the same batches as a frozen run would.
         in_order = make_loader(train_set, config.batch_size, num_workers=config.workers)
         train_loader = make_loader(features_dataset(run.net, in_order, contexts), config.batch_size, shuffle=True)
+        val_loader = make_loader(features_dataset(run.net, val_loader, contexts), config.batch_size)
         test_loader = make_loader(features_dataset(run.net, test_loader, contexts), config.batch_size)
-        log.info("features of %d train and %d test images computed once in %.1fs", len(train_set), len(test_set),
-                 time.time() - tic)
+        log.info("features of %d train, %d validation and %d test images computed once in %.1fs", len(train_set),
+                 len(val_set), len(test_set), time.time() - tic)
         run.block = run.net.output
         if state is not None:
             run.block.load_parameters(state["params"], ctx=contexts)
@@ -178,20 +189,24 @@ def _train(run, pretrained, resume, quiet, kvstore, init_params, cluster, hooks,
             run.trainer.set_learning_rate(config.lr)
 
     hooks = default_hooks(config, cluster, quiet) if hooks is None else hooks
-    fit(run, train_loader, test_loader, hooks, sampler=sampler, step_scale=cluster.step_workers if cluster else 1)
+    loss_fn = make_loss(config.class_weight, split["counts"]["train"], contexts)
+    fit(run, train_loader, val_loader, test_loader, hooks, loss_fn, sampler=sampler,
+        step_scale=cluster.step_workers if cluster else 1)
 
     model_path = os.path.join(out_dir, "model.params")
     if run.writes:
         save_params(run.net, model_path)
-        write_model_config(out_dir, config, strategy.saved_name, run.best, classes)
+        write_model_config(out_dir, config, strategy.saved_name, run.best, classes, split)
+    # The final model's answer on every test image, for paired comparisons (compare's McNemar test).
+    predicted, labels = predictions(run.block, test_loader, contexts)
     return {"history": run.history, "best": run.best, "stopped_early": run.stop, "model": model_path,
-            "contexts": [str(c) for c in contexts], "classes": list(classes), "fingerprint": run.fingerprint}
+            "contexts": [str(c) for c in contexts], "classes": list(classes), "fingerprint": run.fingerprint,
+            "split": split, "test_predicted": predicted.tolist(), "test_labels": labels.tolist()}
 
 
-def fit(run, train_loader, test_loader, hooks, sampler=None, step_scale=1):
-    """The epoch loop: train, evaluate, record, with every hook called at its moment."""
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-
+def fit(run, train_loader, val_loader, test_loader, hooks, loss_fn, sampler=None, step_scale=1):
+    """The epoch loop: train, evaluate on validation (what hooks choose by) and test (reported only),
+    record, with every hook called at its moment."""
     def call(moment, *args):
         for hook in hooks:
             getattr(hook, moment)(run, *args)
@@ -209,9 +224,11 @@ def fit(run, train_loader, test_loader, hooks, sampler=None, step_scale=1):
         train_seconds = time.time() - tic
         figures = {"loss": loss, "acc": acc, "images": images}
         call("after_train_pass", figures)
+        val_loss, val_acc = evaluate_loss_acc(run.block, val_loader, run.contexts, loss_fn)
         test_loss, test_acc = evaluate_loss_acc(run.block, test_loader, run.contexts, loss_fn)
         record = {"epoch": epoch, "stage": run.stage, "lr": run.lr, "train_loss": figures["loss"],
-                  "train_acc": figures["acc"], "test_loss": test_loss, "test_acc": test_acc,
+                  "train_acc": figures["acc"], "val_loss": val_loss, "val_acc": val_acc,
+                  "test_loss": test_loss, "test_acc": test_acc,
                   "train_images": figures["images"], "seconds": time.time() - tic,
                   "train_images_per_sec": figures["images"] / train_seconds if train_seconds > 0 else float("nan")}
         run.history.append(record)

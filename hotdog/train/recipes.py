@@ -43,13 +43,13 @@ def run_strategy(config, out_dir, contexts, pretrained=None, resume=False, quiet
                        pretrained=pretrained if model is None else None, init_params=model, resume=resume,
                        quiet=quiet, kvstore=kvstore, stage=number, exclude=exclude)
         history += [dict(record, epoch=record["epoch"] + offset) for record in result["history"]]
-        if best is None or result["best"]["test_loss"] < best["test_loss"]:
+        if best is None or result["best"]["val_loss"] < best["val_loss"]:
             best = dict(result["best"], epoch=result["best"]["epoch"] + offset)
         model, offset = result["model"], offset + epochs
     write_history(out_dir, history)
     final_model = os.path.join(out_dir, "model.params")
     atomic_save(lambda tmp: shutil.copyfile(model, tmp), final_model)
-    write_model_config(out_dir, stage_config, stage_config.strategy_spec.saved_name, best,
-                       result["classes"])
+    write_model_config(out_dir, stage_config, stage_config.strategy_spec.saved_name, best, result["classes"],
+                       result["split"])
     return dict(result, history=history, best=best, model=final_model,
                 stage2_epoch=stages[0][1] + 1 if len(stages) > 1 else None)

@@ -4,7 +4,7 @@ OUT/
   config.json      everything needed to rebuild the net (model, strategy, classes, image size...)
   history.json     one record per epoch; history.csv is the same as a table
   checkpoint/      the last completed epoch: epoch-N.params, epoch-N.states (trainer), state.json
-  best.params      the epoch with the lowest test loss so far
+  best.params      the epoch with the lowest validation loss so far
   stage1/, stage2/ a two-stage run's stages, each a run folder of its own (OUT holds the merged history)
   model.params     the final model (the best epoch's with --patience)
   .lock            while a run is writing here: which process (a second run into OUT refuses)
@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 CHECKPOINT_DIR = "checkpoint"
 LOCK_FILE = ".lock"  # while a run writes to OUT: its pid and host
 STATE_FILE = "state.json"
-HISTORY_FIELDS = ("epoch", "stage", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "train_images",
+HISTORY_FIELDS = ("epoch", "stage", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
+                  "train_images",
                   "seconds", "train_images_per_sec")
 
 
@@ -75,15 +76,16 @@ def has_checkpoint(out_dir):
     return any(os.path.exists(os.path.join(out_dir, sub, CHECKPOINT_DIR, STATE_FILE)) for sub in ("", "stage1"))
 
 
-def write_model_config(out_dir, config, saved_strategy, best=None, classes=None):
+def write_model_config(out_dir, config, saved_strategy, best=None, classes=None, split=None):
     """config.json: what `predict` and `evaluate` need to rebuild the net without the command line.
 
-    ``saved_strategy``: the strategy whose net rebuilds the saved weights (``Strategy.saved_name``).
+    ``saved_strategy``: the strategy whose net rebuilds the saved weights (``Strategy.saved_name``);
+    ``split``: how the images were split (``pipeline.load_splits``' info: counts, validation files).
     """
     atomic_write_json(os.path.join(out_dir, "config.json"), {
         "hotdog_version": __version__, "model": config.model, "strategy": saved_strategy,
         "classes": list(classes), "image_size": config.image_size, "data_dir": config.data_dir,
-        "train": config.to_dict(), "best": best,
+        "train": config.to_dict(), "best": best, "split": split,
     })
 
 

@@ -7,6 +7,7 @@ Figures stay on the devices (``Accumulator``) and are read back once per pass, s
 the devices inside a pass.
 """
 import mxnet as mx
+import numpy as np
 from mxnet import autograd, gluon
 
 
@@ -107,3 +108,40 @@ def features_dataset(net, loader, contexts):
     # As numpy arrays: the loader then gathers a batch with one numpy indexing per item instead of one
     # MXNet slice operation per item, which dominated these millisecond epochs.
     return gluon.data.ArrayDataset(mx.nd.concat(*features, dim=0).asnumpy(), mx.nd.concat(*labels, dim=0).asnumpy())
+
+
+def make_loss(class_weight, train_counts, contexts):
+    """Softmax cross-entropy, or with ``class_weight="balanced"`` each example weighted by
+    n / (classes x n_class) of its class (as scikit-learn's "balanced"), from the training split's counts."""
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    if class_weight == "none":
+        return loss
+    counts = np.array(list(train_counts.values()), dtype=np.float64)
+    weights = counts.sum() / (len(counts) * np.maximum(counts, 1))
+    return ClassWeightedLoss(loss, weights, contexts)
+
+
+class ClassWeightedLoss:
+    """A loss whose examples are weighted by their class (``weights[label]``), times any sample weight."""
+
+    def __init__(self, loss, weights, contexts):
+        self.loss = loss
+        self.weights = weights
+        self._per_context = {ctx: mx.nd.array(weights, ctx=ctx) for ctx in contexts}
+
+    def __call__(self, output, label, sample_weight=None):
+        weight = self._per_context[label.context].take(label).reshape((-1, 1))
+        return self.loss(output, label, weight if sample_weight is None else weight * sample_weight)
+
+
+def predictions(net, loader, contexts):
+    """(predicted class, true class) of every item of ``loader``, in order, as numpy int arrays."""
+    predicted, labels = [], []
+    for x, y in loader:
+        xs, _, _ = split_batch(x, y, contexts)
+        predicted += [net(xi).argmax(axis=1).as_in_context(mx.cpu()) for xi in xs[:min(len(contexts), x.shape[0])]]
+        labels.append(y)
+    if not labels:
+        return np.zeros((0,), dtype=np.int64), np.zeros((0,), dtype=np.int64)
+    return (mx.nd.concat(*predicted, dim=0).asnumpy().astype(np.int64),
+            mx.nd.concat(*labels, dim=0).asnumpy().astype(np.int64))
