@@ -127,6 +127,7 @@ def test_hostile_input_gives_one_clear_line_and_no_traceback(messy, trained_on_m
          "truncated.png"),
         (["evaluate", "--model-dir", trained_on_messy, "--data-dir", messy], "truncated.png"),
         (["show", "--data-dir", messy, "--out", str(tmp_path / "s.png")], "truncated.png"),
+        (["bench", "--data-dir", messy, "--sizes", "32", "--seconds", "0.1"], "truncated.png"),
         (["evaluate", "--model-dir", str(tmp_path / "nowhere")], "nowhere"),
         (["predict", os.path.join(messy, "test"), "--model-dir", str(truncated_params)], "truncated"),
         (["download", "--zip", str(corrupt_zip), "--sha1", "0" * 40, "--data-dir", str(tmp_path / "dl")],

@@ -99,7 +99,7 @@ def cmd_bench(args):
         raise HotdogError("--sizes takes image sizes separated by commas, e.g. 224,64 (got {!r})".format(args.sizes)) from None
     rows = run_bench(data_dir=args.data_dir, sizes=sizes, batch_size=args.batch_size, model=args.model,
                      variants=variants, n_train=args.n_train, n_test=args.n_test, contexts=options.contexts(args),
-                     min_seconds=args.seconds, say=print)
+                     min_seconds=args.seconds, say=print, skip_bad_images=args.skip_bad_images)
     table = markdown_table(rows)
     print("\n" + table)
     if args.markdown:
@@ -182,6 +182,7 @@ def add_commands(sub):
     p.add_argument("--seconds", type=float, default=8.0, help="minimum timing per ceiling measurement; default: %(default)s")
     p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     p.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
+    options.add_skip_bad_images(p)
     options.add_model(p, pretrained=False)
     options.add_devices(p)
     p.set_defaults(func=cmd_bench)

@@ -21,6 +21,8 @@ from mxnet import gluon
 from mxnet.gluon.model_zoo.vision import get_model
 
 from .. import _mx
+from ..data.check import require_usable
+from ..data.folders import dataset_root
 from ..data.pipeline import load_datasets, make_loader
 from ..models.backbones import get_backbone
 from ..models.surgery import infer_shapes
@@ -103,7 +105,7 @@ def end_to_end(model, loaders, contexts, seed=0):
     return train_rate, len(_mx.loader_dataset(test_loader)) / (time.time() - tic)
 
 
-def cached_vs_frozen(model, data_dir, image_size, batch_size, contexts):
+def cached_vs_frozen(model, data_dir, image_size, batch_size, contexts, exclude=()):
     """Training images/s of a `frozen` epoch (augmented, backbone run every epoch) and a `cached` epoch
     (features computed once), both through the real `train()`. The first epoch (graph building) is not
     counted; cached epochs take milliseconds, so the median of several is used."""
@@ -115,7 +117,8 @@ def cached_vs_frozen(model, data_dir, image_size, batch_size, contexts):
         for strategy, epochs in (("frozen", 2), ("cached", 8)):
             config = TrainConfig(strategy=strategy, data_dir=data_dir, epochs=epochs, batch_size=batch_size,
                                  image_size=image_size)
-            result = train(config, os.path.join(out, strategy), contexts, pretrained=source, quiet=True)
+            result = train(config, os.path.join(out, strategy), contexts, pretrained=source, quiet=True,
+                           exclude=exclude)
             rates[strategy] = float(np.median([h["train_images_per_sec"] for h in result["history"][1:]]))
     return rates["frozen"], rates["cached"]
 
@@ -127,10 +130,13 @@ def peak_memory_mb():
 
 
 def run_bench(data_dir=None, sizes=(224, 64), batch_size=64, model="resnet18_v2", variants=None,
-              n_train=200, n_test=80, contexts=None, say=None, min_seconds=8.0):
+              n_train=200, n_test=80, contexts=None, say=None, min_seconds=8.0, skip_bad_images=False):
     """Measure everything; return a list of result rows (dicts). ``variants``: (cache, workers) pairs.
     ``say(line)`` gets each measurement as it is made (default: the ``hotdog`` logger)."""
     say = say or log.info
+    exclude = []
+    if data_dir is not None:  # a user's folder: checked like training checks it (refuse, or leave bad files out)
+        exclude = require_usable(dataset_root(data_dir), min(sizes), skip_bad_images)
     contexts = contexts or [mx.cpu()]
     variants = variants or [(False, 0), (True, 0), (True, 2)]
     tmp = None
@@ -151,7 +157,7 @@ def run_bench(data_dir=None, sizes=(224, 64), batch_size=64, model="resnet18_v2"
                          "eval": eval_ceiling})
             say(_format_row(rows[-1], train_ceiling, eval_ceiling))
             for cache, workers in variants:
-                train_set, test_set = load_datasets(data_dir, size, cache=cache, quiet=True)
+                train_set, test_set = load_datasets(data_dir, size, cache=cache, quiet=True, exclude=exclude)
                 loaders = (make_loader(train_set, batch_size, shuffle=True, num_workers=workers),
                            make_loader(test_set, batch_size, num_workers=workers))
                 label = "{}, {} worker{}".format("decode-once cache" if cache else "decode every epoch",
@@ -163,7 +169,7 @@ def run_bench(data_dir=None, sizes=(224, 64), batch_size=64, model="resnet18_v2"
                 rows.append({"size": size, "what": "end-to-end: " + label, "train": train_rate, "eval": eval_rate,
                              "train_ratio": train_rate / train_ceiling, "eval_ratio": eval_rate / eval_ceiling})
                 say(_format_row(rows[-1], train_ceiling, eval_ceiling))
-            frozen, cached = cached_vs_frozen(model, data_dir, size, batch_size, contexts)
+            frozen, cached = cached_vs_frozen(model, data_dir, size, batch_size, contexts, exclude)
             rows.append({"size": size, "what": "epochs: cached features vs frozen (augmented)", "frozen": frozen,
                          "cached": cached, "speedup": cached / frozen})
             say("{:>4} px  a cached epoch trains {:.0f} img/s, a frozen one {:.1f} img/s: {:.0f}x faster".format(
