@@ -1,11 +1,27 @@
-"""Packaging for hotdog: the D2L "Fine-Tuning" chapter as reusable MXNet Gluon software."""
+"""Packaging for hotdog: the D2L "Fine-Tuning" chapter as reusable MXNet Gluon software.
+
+The distribution is called hotdog-finetune ("hotdog" on the package index is an unrelated 2017 testing
+framework); the import name and the command stay `hotdog`.
+"""
+import os
+import re
+
 from setuptools import find_packages, setup
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_version():
+    """The version from hotdog/_version.py, its one place (setup.py must not import the package)."""
+    with open(os.path.join(HERE, "hotdog", "_version.py"), encoding="utf-8") as f:
+        return re.search(r'^__version__ = "([^"]+)"', f.read(), re.M).group(1)
+
+
 setup(
-    name="hotdog",
-    version="0.1.0",
+    name="hotdog-finetune",
+    version=read_version(),
     description="Fine-tune vs train-from-scratch on hotdog / not-hotdog (and your own image folders) with MXNet Gluon",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=open(os.path.join(HERE, "README.md"), encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["hotdog", "hotdog.*"]),
     # mxnet 1.9.1 needs numpy < 1.24, and numpy 1.23 has no wheels for Python >= 3.12.

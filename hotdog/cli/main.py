@@ -11,6 +11,7 @@ import sys
 
 from .. import use_all_cores
 from .._version import __version__
+from ..data.layout import DATA_DIR_ENV, default_data_dir
 from ..errors import ConfigError, HotdogError
 from . import data_commands, model_commands, options, train_commands
 
@@ -21,7 +22,11 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="hotdog",
         description="Fine-tuning vs training from scratch on hotdog / not-hotdog (D2L 'Fine-Tuning'), "
-                    "with MXNet Gluon.")
+                    "with MXNet Gluon.",
+        epilog="Where things are written: the dataset, its caches and the demo's data under --data-dir "
+               "(default: ${} or ./data; now {}), run folders under --out (default: ./runs/...), the model zoo's "
+               "pretrained weights under $MXNET_HOME/models (default ~/.mxnet/models).".format(
+                   DATA_DIR_ENV, default_data_dir()))
     parser.add_argument("--version", action="version", version="hotdog " + __version__)
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

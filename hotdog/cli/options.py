@@ -81,9 +81,8 @@ def flag_for(parser, param):
 
 
 def add_data_dir(parser, default=None):
-    from ..data.layout import DEFAULT_DATA_DIR
     f = next(f for f in fields(TrainConfig) if f.name == "data_dir")
-    parser.add_argument("--data-dir", default=default or DEFAULT_DATA_DIR, metavar="DIR", help=f.metadata["help"])
+    parser.add_argument("--data-dir", default=default or field_default(f), metavar="DIR", help=f.metadata["help"])
 
 
 def add_quiet(parser):

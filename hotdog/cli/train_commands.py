@@ -161,8 +161,9 @@ def add_commands(sub):
     p.add_argument("--demo", action="store_true", help="offline demo on synthetic data (no network, no files)")
     p.add_argument("--demo-size", default="standard", choices=["standard", "tiny"],
                    help="tiny: a seconds-long smoke run of the demo (too small to show anything); default: %(default)s")
-    p.add_argument("--demo-root", default=os.path.join("data", "demo"), metavar="DIR",
-                   help="where the demo keeps its generated data and source-pretrained weights; default: %(default)s")
+    p.add_argument("--demo-root", metavar="DIR",
+                   help="where the demo keeps its generated data and source-pretrained weights; default: DATA_DIR/demo, "
+                        "with DATA_DIR $HOTDOG_DATA_DIR or ./data")
     options.add_quiet(p)
     p.set_defaults(func=cmd_compare)
 

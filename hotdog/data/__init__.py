@@ -12,7 +12,7 @@ from .._lazy import lazy_exports
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "CLASSES": "layout", "validate_layout": "layout", "discover_classes": "layout", "LayoutError": "layout",
-    "download_hotdog": "download", "DEFAULT_DATA_DIR": "layout",
+    "download_hotdog": "download", "default_data_dir": "layout",
     "dataset_root": "folders", "dataset_classes": "folders", "load_split": "folders",
     "train_transform": "transforms", "test_transform": "transforms",
     "load_datasets": "pipeline", "make_loader": "pipeline",

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from .._io import atomic_write_json, building, sha1_file, show_progress
 from ..errors import HotdogError
 from .extract import safe_extract
-from .layout import CLASSES, DEFAULT_DATA_DIR, validate_layout
+from .layout import CLASSES, default_data_dir, validate_layout
 
 log = logging.getLogger(__name__)
 
@@ -162,12 +162,14 @@ def extract_dataset(zip_path, data_dir, sha1, force=False):
     return counts
 
 
-def download_hotdog(data_dir=DEFAULT_DATA_DIR, url=None, sha1=DEFAULT_SHA1, zip_file=None, force=False,
+def download_hotdog(data_dir=None, url=None, sha1=DEFAULT_SHA1, zip_file=None, force=False,
                     retries=3, timeout=30.0, backoff=1.0, quiet=False):
     """Make ``DATA_DIR/hotdog`` hold the verified, extracted dataset; return its folder.
 
     ``zip_file``: use an archive already on disk instead of the network (it is never deleted).
+    ``data_dir``: default ``layout.default_data_dir()``.
     """
+    data_dir = data_dir or default_data_dir()
     final = os.path.join(data_dir, DATASET_FOLDER)
     marker = _read_marker(final)
     if marker and marker.get("sha1") == sha1 and not force:

@@ -9,8 +9,11 @@ import os
 
 from ..errors import HotdogError
 
-# Where `hotdog download` puts the data and every command looks for it, relative to where the user works.
-DEFAULT_DATA_DIR = "data"
+# Where `hotdog download` puts the data, the demo its generated sets, and every command looks for them:
+# $HOTDOG_DATA_DIR if set (as MXNET_HOME moves Gluon's model store), else the chapter's data/ next to
+# where the user works.
+DATA_DIR_ENV = "HOTDOG_DATA_DIR"
+CHAPTER_DATA_DIR = "data"
 DEFAULT_IMAGE_SIZE = 224  # the chapter's crop
 CLASSES = ("hotdog", "not-hotdog")  # sorted, as ImageFolderDataset labels them
 HOTDOG_LABEL = CLASSES.index("hotdog")
@@ -24,6 +27,11 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 class LayoutError(HotdogError):
     """The folder does not have the split/class layout."""
+
+
+def default_data_dir():
+    """$HOTDOG_DATA_DIR, or data/ under the current folder. Read at each call, so a change is seen."""
+    return os.environ.get(DATA_DIR_ENV) or CHAPTER_DATA_DIR
 
 
 def is_image_file(name):

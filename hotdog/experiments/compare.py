@@ -10,7 +10,7 @@ over epochs of the *test* accuracy, which chose on the test set: they are gone):
     {
       "schema": "hotdog.compare/2",
       "created": "2026-11-22T05:40:00Z",      # UTC
-      "hotdog_version": "0.1.0",
+      "hotdog_version": "0.2.0",
       "synthetic": false,                      # true for the offline demo: synthetic data and weights
       "devices": ["gpu(0)", "gpu(1)"],
       "settings": {...},                       # the shared TrainConfig fields (model, epochs, val_fraction...)

@@ -22,6 +22,7 @@ import mxnet as mx
 from mxnet.gluon.model_zoo.vision import get_model
 
 from .._io import atomic_save, building
+from ..data.layout import default_data_dir
 from ..data.pipeline import load_datasets, make_loader
 from ..data.synthetic import FOOD_KINDS, make_image_folder, make_source_folder
 from ..models.backbones import get_backbone
@@ -34,7 +35,9 @@ from .compare import DEFAULT_STRATEGIES, compare
 
 log = logging.getLogger(__name__)
 
-DEMO_ROOT = os.path.join("data", "demo")
+def demo_root():
+    """Where the demo keeps its generated data and source-pretrained weights: DATA_DIR/demo."""
+    return os.path.join(default_data_dir(), "demo")
 GENERATOR_VERSION = 1  # bump when synthetic.py draws differently: invalidates the cached demo data
 
 
@@ -79,9 +82,9 @@ def _generate_once(folder, make):
     return True
 
 
-def target_dir(settings, root=DEMO_ROOT):
+def target_dir(settings, root=None):
     key = settings.key("size_range", "target_train", "target_test", "seed")
-    folder = os.path.join(root, "target-" + key)
+    folder = os.path.join(root or demo_root(), "target-" + key)
     _generate_once(os.path.join(folder, "hotdog"), lambda tmp: make_image_folder(
         tmp, settings.target_train, settings.target_test, seed=settings.seed, size_range=settings.size_range))
     return folder
@@ -91,8 +94,9 @@ def source_classes():
     return tuple(sorted(FOOD_KINDS))
 
 
-def pretrain_on_source(settings, contexts, root=DEMO_ROOT):
+def pretrain_on_source(settings, contexts, root=None):
     """The source-pretrained net (len(FOOD_KINDS) classes), trained now or loaded from the cache."""
+    root = root or demo_root()
     classes = source_classes()
     data_key = settings.key("size_range", "source_train", "source_test", "seed")
     model_key = settings.key("model", "image_size", "size_range", "source_train", "source_test", "seed",
@@ -134,7 +138,7 @@ def pretrain_on_source(settings, contexts, root=DEMO_ROOT):
     return net
 
 
-def run_demo(out_dir, contexts, strategies=DEFAULT_STRATEGIES, settings=None, root=DEMO_ROOT, lr_overrides=None,
+def run_demo(out_dir, contexts, strategies=DEFAULT_STRATEGIES, settings=None, root=None, lr_overrides=None,
              quiet=False, training=None, seeds=None):
     """Generate, pretrain (or reuse), compare; return the results dict (marked synthetic).
 

@@ -9,7 +9,7 @@ import math
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import List, Optional
 
-from ..data.layout import DEFAULT_DATA_DIR, DEFAULT_IMAGE_SIZE
+from ..data.layout import DATA_DIR_ENV, DEFAULT_IMAGE_SIZE, default_data_dir
 from ..errors import ConfigError, ConfigErrors
 from ..models.backbones import BACKBONES, DEFAULT_BACKBONE
 from ..models.strategies import STRATEGIES
@@ -38,6 +38,8 @@ def setting(default, help, resume=False, **cli):
     """A TrainConfig field. ``cli``: flag, metavar, choices, parse (text -> value). A bool becomes a switch:
     ``--name`` turns a default-False setting on; a default-True one needs ``flag="--no-name"``."""
     metadata = dict(help=help, resume=resume, **cli)
+    if callable(default):  # read when a config is made (e.g. an environment variable)
+        return field(default_factory=default, metadata=metadata)
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -52,9 +54,9 @@ class TrainConfig:
     strategy: str = setting("finetune", "what learns: {strategies}; default: %(default)s", resume=True, metavar="NAME")
     model: str = setting(DEFAULT_BACKBONE, "backbone from the Gluon model zoo; default: %(default)s", resume=True,
                          choices=tuple(BACKBONES))
-    data_dir: str = setting(DEFAULT_DATA_DIR, "folder holding the dataset: DIR/hotdog/{train,test}/... (the "
-                            "chapter's) or DIR/{train,test}/<class>/ (your own, any class names); default: "
-                            "%(default)s", metavar="DIR")
+    data_dir: str = setting(default_data_dir, "folder holding the dataset: DIR/hotdog/{train,test}/... (the "
+                            "chapter's) or DIR/{train,test}/<class>/ (your own, any class names); default: $" +
+                            DATA_DIR_ENV + " or ./data (now: %(default)s)", metavar="DIR")
     epochs: int = setting(5, "default: %(default)s, the chapter")
     batch_size: int = setting(128, "global batch, split across devices; default: %(default)s", resume=True)
     lr: Optional[float] = setting(None, "learning rate; default: {} for pretrained strategies, {} for scratch".format(
