@@ -62,18 +62,32 @@ def building(folder, replace=False):
 
     Yields a build with ``.path``, the temporary folder to fill. Set ``.result`` to a subfolder of it when
     that is what should become ``folder`` (an archive that holds one top folder). If ``folder`` exists by
-    then, ``replace=True`` removes it first; otherwise the existing one is kept and ours is discarded
-    (another process built the same thing: both are complete, and a reader may be using the first).
+    then, ``replace=True`` moves it aside and removes it only once the new one is in place; otherwise the
+    existing one is kept and ours is discarded (another process built the same thing: both are complete,
+    and a reader may be using the first).
     """
     parent = os.path.dirname(os.path.abspath(folder))
     os.makedirs(parent, exist_ok=True)
     build = _Build(tempfile.mkdtemp(prefix=".building-", dir=parent))
+    # mkdtemp makes it private (0700); the finished folder should get the permissions any new folder gets.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(build.path, 0o777 & ~umask)
     try:
         yield build
+        old = None
         if os.path.exists(folder) and replace:
-            shutil.rmtree(folder)
+            old = tempfile.mkdtemp(prefix=".replaced-", dir=parent)
+            os.rename(folder, os.path.join(old, "folder"))
         if not os.path.exists(folder):
-            os.rename(build.result, folder)
+            try:
+                os.rename(build.result, folder)
+            except OSError:
+                if old:  # put the previous folder back: never leave nothing where something was
+                    os.rename(os.path.join(old, "folder"), folder)
+                raise
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(build.path, ignore_errors=True)
 

@@ -44,3 +44,9 @@ class ConfigErrors(ConfigError):
         if errors:
             raise cls(errors)
 
+
+
+def mxnet_error_line(exc, limit=200):
+    """The informative line of an MXNetError: its last non-empty one (the first is often 'Traceback')."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:limit]

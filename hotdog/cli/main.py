@@ -59,14 +59,18 @@ def _console_logging(quiet):
     """The ``hotdog`` logger on the terminal while a command runs, and as it was afterwards (main() may
     run several times in one process: tests, notebooks)."""
     logger = logging.getLogger("hotdog")
-    handler, level = _ConsoleHandler(), logger.level
+    handler, level, propagate = _ConsoleHandler(), logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    # Not also through the root logger: a library may configure it (MXNet's quantization calls
+    # logging.basicConfig), and every line would be printed twice.
+    logger.propagate = False
     try:
         yield
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def main(argv=None):

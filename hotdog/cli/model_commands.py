@@ -42,6 +42,21 @@ def cmd_evaluate(args):
         print(cls.ljust(width) + "".join(str(v).rjust(width) for v in row))
 
 
+def cmd_export(args):
+    from ..evaluate.deploy import export_run
+    info = export_run(args.model_dir, args.out, options.contexts(args), fmt=args.format, int8=args.int8,
+                      calibration_images=args.calibration_images, overwrite=args.overwrite,
+                      skip_bad_images=args.skip_bad_images)
+    print("exported {} ({}{}) to {}: {}".format(args.model_dir, info["format"], ", int8" if info["int8"] else "",
+                                                 args.out, ", ".join(info["files"])))
+    check = info.get("int8_check")
+    if check:
+        print("int8 vs float32 on {} test images: accuracy {:.4f} -> {:.4f}; {:.1f} -> {:.1f} images/s ({:.2f}x, "
+              "batch {})".format(check["test_images"], check["fp32_test_acc"], check["int8_test_acc"],
+                                 check["fp32_images_per_sec"], check["int8_images_per_sec"],
+                                 check["int8_images_per_sec"] / check["fp32_images_per_sec"], check["batch_size"]))
+
+
 def cmd_zeroshot(args):
     from ..evaluate.zeroshot import zeroshot
     from ..models.zoo import pretrained_net
@@ -77,6 +92,29 @@ def add_commands(sub):
     p.add_argument("--split", default="test", choices=["train", "test"], help="default: %(default)s")
     p.set_defaults(func=cmd_zeroshot)
 
+    p = sub.add_parser(
+        "export", help="write a servable model: preprocessing inside, MXNet or ONNX, float32 or int8",
+        description="Export a `hotdog train` run folder so that it can be used without this package. The graph "
+                    "takes uint8 RGB images (batch, S, S, 3) and does the normalisation and the softmax inside; "
+                    "preprocessing.json states the resize and crop to do before it (squash to round(S*256/224), "
+                    "centre crop S). The folder also holds labels.json and export.json. Load it with plain MXNet "
+                    "(mx.gluon.SymbolBlock.imports) or onnxruntime: see the README.",
+        epilog="int8: MKLDNN post-training quantization calibrated on training images; the command scores the "
+               "test split before and after and prints both accuracies and speeds. `hotdog predict --model-dir "
+               "EXPORT` uses an export folder too.")
+    p.add_argument("--model-dir", required=True, metavar="RUN", help="a `hotdog train` output folder")
+    p.add_argument("--out", required=True, metavar="DIR", help="the export folder to write (written whole, or not at all)")
+    p.add_argument("--format", default="mxnet", choices=["mxnet", "onnx"],
+                   help="mxnet: symbol + params; onnx: model.onnx, checked with onnxruntime (needs "
+                        "pip install 'hotdog-finetune[onnx]'); default: %(default)s")
+    p.add_argument("--int8", action="store_true", help="quantize to int8 (MXNet format only)")
+    p.add_argument("--calibration-images", type=int, default=256, metavar="N",
+                   help="training images to calibrate int8 on; default: %(default)s")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out (once the new export is whole)")
+    options.add_skip_bad_images(p)
+    options.add_devices(p)
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("predict", help="classify images with a trained model",
                        description="Print each image's label and probability (tab-separated), preprocessed like "
                                    "the test split. Every readable image is answered; each unreadable one is "
@@ -84,7 +122,8 @@ def add_commands(sub):
     p.add_argument("images", nargs="+", metavar="IMAGE",
                    help="image files, folders (searched recursively for .jpg, .jpeg, .png) or glob patterns "
                         "such as 'photos/**/*.jpg' (quoted, so that the shell leaves them alone)")
-    p.add_argument("--model-dir", required=True, metavar="DIR", help="a `hotdog train` output folder")
+    p.add_argument("--model-dir", required=True, metavar="DIR",
+                   help="a `hotdog train` output folder, or a `hotdog export` folder")
     options.add_devices(p)
     p.set_defaults(func=cmd_predict)
 

@@ -85,6 +85,9 @@ def _compare_demo(args, strategies, lrs, ctx, seeds):
 
 
 def cmd_bench(args):
+    if args.inference:
+        _bench_inference(args)
+        return
     from .._io import atomic_write_bytes
     from ..experiments.bench import markdown_table, run_bench
     variants = []
@@ -106,6 +109,31 @@ def cmd_bench(args):
         atomic_write_bytes(args.markdown, (table + "\n").encode("utf-8"))
     if args.json:
         atomic_write_bytes(args.json, json.dumps(rows, indent=2).encode("utf-8"))
+
+
+def _bench_inference(args):
+    """The three inference engines (MXNet float32, MXNet int8, onnxruntime) on one net, in one run."""
+    import json
+
+    from .._io import atomic_write_bytes
+    from ..models.export import benchmark_inference
+    sizes = [int(x) for x in options.split_list(args.sizes)] if args.sizes != "224,64" else [224]
+    for size in sizes:
+        print("resnet18_v2 inference at {} px, batch 32, uint8 images in, probabilities out ({} cores, "
+              "OMP_NUM_THREADS={}):".format(size, os.cpu_count(), os.environ.get("OMP_NUM_THREADS")))
+        speeds = benchmark_inference(image_size=size, batch_size=32, rounds=3, iterations=5,
+                                     with_onnx=_onnxruntime_installed(), report=print)
+        if args.json:
+            atomic_write_bytes(args.json, json.dumps({"image_size": size, "images_per_sec": speeds}, indent=2).encode())
+
+
+def _onnxruntime_installed():
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        print("onnxruntime is not installed (pip install 'hotdog-finetune[onnx]'): its column is left out")
+        return False
+    return True
 
 
 def _strategy_epilog():
@@ -173,6 +201,9 @@ def add_commands(sub):
                     "pipeline alone, and the real training loop end to end for each variant, each reported as a "
                     "ratio of the ceiling; plus peak memory. Without --data-dir a synthetic set is generated.")
     p.add_argument("--data-dir", metavar="DIR", help="dataset to measure on; default: a generated synthetic set")
+    p.add_argument("--inference", action="store_true",
+                   help="instead: inference speed of MXNet float32, MXNet int8 and onnxruntime, batch 32, as "
+                        "ratios of float32 in one run (at 224 px unless --sizes is given)")
     p.add_argument("--sizes", default="224,64", help="image sizes; default: %(default)s")
     p.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")
     p.add_argument("--variants", default="files:0,cache:0,cache:2", metavar="LIST",

@@ -6,19 +6,32 @@ import mxnet as mx
 import numpy as np
 
 from .._io import read_json
+from .._version import __version__
 from ..data.check import require_usable
 from ..data.folders import dataset_root, load_split
 from ..data.images import UnreadableImage, decode_image
 from ..data.layout import is_image_file
 from ..data.pipeline import make_loader
 from ..data.transforms import test_transform
+from ..errors import HotdogError
+from ..models import export
+from ..models.export import is_export_folder
 from ..models.strategies import parse_strategy
 from .metrics import classification_report, predict_proba
+
+# What a run's config.json must hold to rebuild its net (written by train.run_dir.write_model_config).
+CONFIG_KEYS = ("model", "strategy", "classes", "image_size")
 
 
 def load_trained(model_dir, ctx):
     """(net, config) of a run's output folder."""
     config = read_json(os.path.join(model_dir, "config.json"), "model config (is --model-dir a training output?)")
+    missing = [key for key in CONFIG_KEYS if key not in config] if isinstance(config, dict) else list(CONFIG_KEYS)
+    if missing:
+        raise HotdogError("{}/config.json lacks {} (written by hotdog {}, this is {}): it is not a run folder this "
+                          "version can read; train it again".format(model_dir, ", ".join(missing), (
+                              config.get("hotdog_version", "of another kind") if isinstance(config, dict) else "?"),
+                              __version__))
     net = parse_strategy(config["strategy"], config["model"]).build(
         model=config["model"], ctx=ctx, params_file=os.path.join(model_dir, "model.params"),
         num_classes=len(config["classes"]))
@@ -47,22 +60,43 @@ def expand_image_paths(patterns):
 def predict_images(patterns, model_dir, ctx):
     """One dict per image file (see ``expand_image_paths``): ``label`` and ``probability``, or ``error`` (the
     reason, e.g. "truncated") and ``detail`` for a file that cannot be used. Every readable file is
-    answered, whatever the others hold."""
-    net, config = load_trained(model_dir, ctx)
-    transform = test_transform(config["image_size"])
-    classes = config["classes"]
+    answered, whatever the others hold. ``model_dir``: a run folder, or an export folder (``hotdog export``),
+    whose own preprocessing rule is then used."""
+    classify = _export_classifier(model_dir, ctx) if is_export_folder(model_dir) else _run_classifier(model_dir, ctx)
     results = []
     for path in expand_image_paths(patterns):
         try:
-            image = mx.nd.array(decode_image(path), dtype="uint8")
+            image = decode_image(path)
         except UnreadableImage as exc:
             results.append({"path": path, "error": exc.reason, "detail": str(exc)})
             continue
-        x = transform(image).expand_dims(axis=0).as_in_context(ctx[0])
-        probs = mx.nd.softmax(net(x))[0].asnumpy()
-        label = int(np.argmax(probs))
-        results.append({"path": path, "label": classes[label], "probability": float(probs[label])})
+        label, probability = classify(image)
+        results.append({"path": path, "label": label, "probability": probability})
     return results
+
+
+def _run_classifier(model_dir, ctx):
+    """uint8 HxWx3 image -> (label, probability), with a run folder's net and the test transform."""
+    net, config = load_trained(model_dir, ctx)
+    transform = test_transform(config["image_size"])
+
+    def classify(image):
+        x = transform(mx.nd.array(image, dtype="uint8")).expand_dims(axis=0).as_in_context(ctx[0])
+        probs = mx.nd.softmax(net(x))[0].asnumpy()
+        best = int(np.argmax(probs))
+        return config["classes"][best], float(probs[best])
+    return classify
+
+
+def _export_classifier(folder, ctx):
+    """The same for an export folder: its graph holds the normalisation and the softmax."""
+    predictor = export.load_any(folder, ctx[0])
+
+    def classify(image):
+        probs = predictor(export.preprocess_image(image, predictor.image_size))[0]
+        best = int(np.argmax(probs))
+        return predictor.labels[best], float(probs[best])
+    return classify
 
 
 def evaluate_model(model_dir, ctx, data_dir=None, batch_size=64, num_workers=0, split="test", skip_bad_images=False):

@@ -1,0 +1,76 @@
+"""A run folder made servable with `hotdog export`, and used again through `hotdog predict`."""
+import json
+import os
+
+import mxnet as mx
+import pytest
+
+from hotdog import cli
+from hotdog.evaluate.inference import predict_images
+
+
+@pytest.fixture(scope="module")
+def run_dir(tiny_data, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("run") / "out")
+    assert cli.main(["train", "--strategy", "scratch", "--data-dir", tiny_data, "--image-size", "32", "--epochs",
+                     "1", "--batch-size", "8", "--out", out, "-q"]) == 0
+    return out
+
+
+def probabilities(results):
+    return {r["path"]: (r["label"], r["probability"]) for r in results}
+
+
+@pytest.mark.parametrize("fmt", ["mxnet", "onnx"])
+def test_an_export_answers_like_the_run(run_dir, tiny_data, tmp_path, fmt, capsys):
+    out = str(tmp_path / fmt)
+    assert cli.main(["export", "--model-dir", run_dir, "--out", out, "--format", fmt]) == 0
+    info = json.load(open(os.path.join(out, "export.json")))
+    assert info["format"] == fmt and info["strategy"] == "scratch" and info["source_run"] == os.path.abspath(run_dir)
+    test_dir = os.path.join(tiny_data, "hotdog", "test")
+    from_run = probabilities(predict_images([test_dir], run_dir, [mx.cpu()]))
+    from_export = probabilities(predict_images([test_dir], out, [mx.cpu()]))
+    assert from_run.keys() == from_export.keys() and len(from_run) == 8
+    for path, (label, probability) in from_run.items():
+        assert from_export[path][0] == label
+        assert from_export[path][1] == pytest.approx(probability, abs=1e-5)
+    capsys.readouterr()
+    assert cli.main(["predict", test_dir, "--model-dir", out]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 8
+
+
+def test_int8_export_reports_accuracy_and_speed_before_and_after(run_dir, tmp_path, capsys):
+    out = str(tmp_path / "int8")
+    assert cli.main(["export", "--model-dir", run_dir, "--out", out, "--int8", "--calibration-images", "8"]) == 0
+    printed = capsys.readouterr().out
+    assert "int8 vs float32 on 8 test images: accuracy" in printed and "images/s" in printed
+    check = json.load(open(os.path.join(out, "export.json")))["int8_check"]
+    assert check["calibration_images"] == 8 and 0 <= check["int8_test_acc"] <= 1 and check["int8_images_per_sec"] > 0
+
+
+def test_bad_exports_are_one_line_and_leave_nothing(run_dir, tmp_path, capsys):
+    no_params = tmp_path / "no-params"
+    no_params.mkdir()
+    for name in ("config.json", "history.json"):
+        (no_params / name).write_bytes(open(os.path.join(run_dir, name), "rb").read())
+    old_config = tmp_path / "old"
+    old_config.mkdir()
+    (old_config / "config.json").write_text(json.dumps({"hotdog_version": "0.0.1", "net": "something"}))
+    half_export = tmp_path / "half"
+    assert cli.main(["export", "--model-dir", run_dir, "--out", str(half_export)]) == 0
+    os.remove(str(half_export / "labels.json"))
+    cases = [
+        (["export", "--model-dir", str(no_params), "--out", str(tmp_path / "a")], "model.params does not exist", "a"),
+        (["export", "--model-dir", str(old_config), "--out", str(tmp_path / "b")], "lacks model, strategy", "b"),
+        (["export", "--model-dir", run_dir, "--out", str(tmp_path / "c"), "--format", "onnx", "--int8"],
+         "--int8 works with the mxnet format only", "c"),
+        (["predict", str(tmp_path), "--model-dir", str(half_export)], "labels.json is missing", None),
+    ]
+    capsys.readouterr()
+    for argv, message, out in cases:
+        assert cli.main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (argv, err)
+        if out:
+            assert not os.path.exists(str(tmp_path / out)) and not [n for n in os.listdir(str(tmp_path))
+                                                                    if n.startswith(".building")]
