@@ -96,6 +96,13 @@ def test_the_installed_wheel_works_outside_the_checkout(installed_wheel):
     assert results["hotdog_version"] == hotdog.__version__ and results["schema"] == "hotdog.compare/2"
     assert os.path.isdir(data / "demo") and not (work / "data").exists()
 
+    # Export the demo's fine-tuned model, and use the export folder.
+    exported = hotdog_outside(target, work, "export", "--model-dir", "runs/demo/finetune", "--out", "exported")
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    test_images = glob.glob(str(data / "demo" / "target-*" / "hotdog" / "test"))
+    answered = hotdog_outside(target, work, "predict", test_images[0], "--model-dir", "exported")
+    assert answered.returncode == 0 and len(answered.stdout.splitlines()) > 0, answered.stderr[-3000:]
+
 
 def test_the_sdist_builds_and_installs(tmp_path):
     if not os.path.isdir(os.path.join(ROOT, ".git")):
