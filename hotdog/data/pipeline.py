@@ -54,39 +54,41 @@ def load_splits(data_dir, image_size=DEFAULT_IMAGE_SIZE, val_fraction=0.1, seed=
     """
     root = dataset_root(data_dir)
     own_val = val_folder(root)
-    listing = load_split(data_dir, "train", classes, exclude)  # the order every cache of train/ keeps too
-    classes = tuple(listing.synsets)
+    # Each folder listed once: the files (and their order, which every cache of a folder keeps too).
+    listings = {split: load_split(data_dir, split, classes, exclude) for split in ("train", own_val or "train", "test")}
+    classes = tuple(listings["train"].synsets)
+    labels = {split: [label for _, label in listing.items] for split, listing in listings.items()}
     if own_val:
-        train_idx, val_idx = list(range(len(listing))), None
+        train_idx, val_idx = list(range(len(labels["train"]))), None
     else:
-        labels = [label for _, label in listing.items]
-        train_idx, val_idx = stratified_split(labels, val_fraction, seed, classes)
+        train_idx, val_idx = stratified_split(labels["train"], val_fraction, seed, classes)
 
     def raw(split, form):
-        return cached_split(data_dir, split, image_size, classes, quiet, exclude, form)[0] if cache else \
-            load_split(data_dir, split, classes, exclude)
+        if cache:
+            return cached_split(data_dir, split, image_size, classes, quiet, exclude, form)[0]
+        return listings[split]
 
     if cache:
         try:
-            raw("train", "augment")
+            train_folder = raw("train", "augment")
         except OSError as exc:  # e.g. a read-only dataset folder: the files still work, only slower
             log.warning("decode-once cache unavailable (%s); reading the image files every epoch", exc)
             cache = False
-    train_raw = Subset(raw("train", "augment"), train_idx)
+    if not cache:
+        train_folder = raw("train", "augment")
+    train_raw = Subset(train_folder, train_idx)
     val_raw = raw(own_val, "eval") if own_val else Subset(raw("train", "eval"), val_idx)
     test_raw = raw("test", "eval")
     train_tf = train_transform(image_size, crop_scale) if augment else test_transform(image_size)
     eval_tf = tensor_transform() if cache else test_transform(image_size)  # the cache did the resize and crop
 
-    val_items = [listing.items[i] for i in val_idx] if val_idx is not None else load_split(
-        data_dir, own_val, classes, exclude).items
+    val_items = listings[own_val].items if own_val else [listings["train"].items[i] for i in val_idx]
     info = {
         "validation": "{}/ folder".format(own_val) if own_val else "{:g} of train/".format(val_fraction),
         "val_fraction": None if own_val else val_fraction, "seed": None if own_val else seed,
-        "counts": {"train": class_counts([listing.items[i][1] for i in train_idx], classes),
+        "counts": {"train": class_counts([labels["train"][i] for i in train_idx], classes),
                    "val": class_counts([label for _, label in val_items], classes),
-                   "test": class_counts([label for _, label in load_split(data_dir, "test", classes, exclude).items],
-                                        classes)},
+                   "test": class_counts(labels["test"], classes)},
         "val_files": split_fingerprint([os.path.relpath(path, root) for path, _ in val_items]),
     }
     return train_raw.transform_first(train_tf), val_raw.transform_first(eval_tf), test_raw.transform_first(eval_tf), info
