@@ -66,6 +66,7 @@ def overlapping_blobs(seed):
     y = rng.randint(0, 2, 64).astype("float32")
     x = (rng.randn(64, 8) + 0.5 * (2 * y[:, None] - 1)).astype("float32")
     mx.random.seed(seed)
+    np.random.seed(seed)  # the loader's shuffles
     net = nn.HybridSequential()
     net.add(nn.Dense(16, activation="relu"), nn.Dense(2))
     net.initialize(mx.init.Xavier())
@@ -108,14 +109,25 @@ def test_reading_curves_that_cannot_give_a_suggestion():
     falling = np.linspace(2.0, 0.5, 40)
     reading = read_curve(lrs, falling, stopped_early=False)
     assert reading["suggestions"]["minimum/10"] == pytest.approx(0.1) and "end the range higher" in reading["notes"][0]
+    early = np.concatenate([[2.0] * 4, np.linspace(2.0, 1.0, 3), np.linspace(1.0, 3.0, 33)])
+    reading = read_curve(lrs, early, stopped_early=True)
+    assert reading["suggestions"]["minimum/10"] is None and "start the range lower" in reading["notes"][0]
     rising = np.linspace(1.0, 3.0, 40)
     reading = read_curve(lrs, rising, stopped_early=True)
+    assert reading["suggestions"] == {"minimum/10": None, "steepest": None} and reading["fall"] == 0
+    flat = 0.69 + 0.002 * np.sin(np.arange(40))  # a loss that never fell: its lowest point is noise
+    reading = read_curve(lrs, flat, stopped_early=False)
     assert reading["suggestions"] == {"minimum/10": None, "steepest": None}
-    assert "start the range lower" in reading["notes"][0]
-    valley = np.concatenate([np.full(20, 2.0), np.linspace(2.0, 0.4, 12), np.linspace(0.4, 3.0, 8)])
+    assert "noise, not a minimum" in reading["notes"][0]
+    # Flat, falling to a minimum at step 31, blowing up with a sudden dip at the end.
+    valley = np.concatenate([np.full(20, 2.0), np.linspace(2.0, 0.4, 12), np.linspace(0.4, 3.0, 6), [1.5, 2.9]])
     reading = read_curve(lrs, valley, stopped_early=True)
     assert reading["min_loss_lr"] == lrs[31] and reading["suggestions"]["minimum/10"] == pytest.approx(lrs[31] / 10)
+    assert reading["fall"] == pytest.approx(0.8)
     assert lrs[20] <= reading["suggestions"]["steepest"] < lrs[31] and reading["notes"] == []
+    lucky_start = valley.copy()
+    lucky_start[0] = 0.1  # one easy first batch: the average of a single loss is that loss
+    assert read_curve(lrs, lucky_start, stopped_early=True) == reading
 
 
 @pytest.mark.parametrize("strategy", ["finetune", "cached"])
@@ -196,14 +208,26 @@ def test_json_and_png_are_written_and_valid(tiny_data, tmp_path):
 def test_cli_writes_both_files_and_prints_the_suggestion(tiny_data, tmp_path, capsys):
     out = str(tmp_path / "lrf")
     code = cli.main(["lr-find", "--data-dir", tiny_data, "--strategy", "scratch", "--image-size", "32", "--batch-size",
-                     "8", "--start-lr", "1e-3", "--end-lr", "3", "--iterations", "6", "--out", out])
-    saved = strict_json(os.path.join(out, "lr_find.json"))
+                     "8", "--start-lr", "1e-4", "--end-lr", "10", "--iterations", "12", "--out", out])
     captured = capsys.readouterr()
-    if saved["suggested_lr"] is None:  # the curve of 6 noisy steps may say nothing: then that is an error
-        assert code == 1 and "no learning rate to suggest" in captured.err
-    else:
-        assert code == 0 and "suggested learning rate: {:.3g}".format(saved["suggested_lr"]) in captured.out
-        assert "--lr {:.3g}".format(saved["suggested_lr"]) in captured.out
+    assert code == 0, captured.err
+    saved = strict_json(os.path.join(out, "lr_find.json"))
+    suggested = saved["suggested_lr"]
+    # A real net on real (tiny) data: it learned, then blew up, and the suggestion is well before that.
+    assert saved["stop"]["reason"] == "diverged" and 1e-4 < suggested < saved["diverged_lr"] < 10
+    assert "suggested learning rate: {:.3g}".format(suggested) in captured.out
+    assert "--lr {:.3g}".format(suggested) in captured.out
+    assert os.path.exists(os.path.join(out, "lr_find.png"))
+
+
+def test_cli_without_a_suggestion_writes_the_files_and_says_why(tiny_data, tmp_path, capsys):
+    out = str(tmp_path / "lrf")
+    code = cli.main(["lr-find", "--data-dir", tiny_data, "--strategy", "scratch", "--image-size", "32", "--batch-size",
+                     "8", "--start-lr", "1", "--end-lr", "2", "--iterations", "3", "--out", out, "-q"])
+    err = capsys.readouterr().err
+    assert code == 1 and "start the range lower" in err and "no learning rate to suggest" in err
+    assert "Traceback" not in err
+    assert strict_json(os.path.join(out, "lr_find.json"))["suggested_lr"] is None
     assert os.path.exists(os.path.join(out, "lr_find.png"))
 
 

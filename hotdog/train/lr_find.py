@@ -114,11 +114,8 @@ def lr_range_test(train_set, num_classes, config, contexts, pretrained=None, sta
     if not curve["lrs"]:
         raise HotdogError("the loss was {} from the first step (learning rate {:g}): check the images, or start the "
                           "range lower".format(curve["stop"]["loss"], start_lr))
-    result = _report(curve, config, train_set, batch_size, contexts, start_lr, end_lr, iterations, smoothing,
-                     divergence_factor)
-    for note in result["notes"]:
-        log.warning("lr-find: %s", note)
-    return result
+    return _report(curve, config, train_set, batch_size, contexts, start_lr, end_lr, iterations, smoothing,
+                   divergence_factor)
 
 
 def _trainable(strategy, config, train_set, num_classes, contexts, pretrained):
@@ -190,7 +187,7 @@ def _report(curve, config, train_set, batch_size, contexts, start_lr, end_lr, it
         "train_images": len(train_set), "devices": [str(c) for c in contexts],
         "lrs": curve["lrs"], "losses": curve["losses"], "smoothed": curve["smoothed"],
         "stop": stop, "diverged_lr": curve["stop"]["lr"] if stopped_early else None,
-        "min_loss_lr": reading["min_loss_lr"], "suggestions": reading["suggestions"],
+        "min_loss_lr": reading["min_loss_lr"], "fall": reading["fall"], "suggestions": reading["suggestions"],
         "method": SUGGESTED_METHOD, "methods": METHODS, "why": WHY_MINIMUM,
         "suggested_lr": reading["suggestions"][SUGGESTED_METHOD], "notes": reading["notes"],
         "loss": "per-example mean (Gluon's trainer.step(batch_size)); a summed loss needs these rates divided "

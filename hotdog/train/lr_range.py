@@ -22,6 +22,9 @@ DEFAULT_END_LR = 10.0
 DEFAULT_ITERATIONS = 100
 SMOOTHING = 0.98          # fastai's: the average remembers ~50 batches, enough to see through batch noise
 DIVERGENCE_FACTOR = 4.0   # fastai's: stop once the smoothed loss is 4 times its minimum
+# A smoothed loss that never fell by this fraction of its starting level has no real minimum: its lowest
+# point is batch noise (seen on the offline demo: frozen features that did not help fell by 0.5%).
+MIN_FALL = 0.05
 
 # The TrainConfig settings a range test does not use: it sets the rate itself at every step, runs a fixed
 # number of steps, and never evaluates.
@@ -81,32 +84,42 @@ def diverged(smoothed, lowest, factor=DIVERGENCE_FACTOR):
 
 
 def read_curve(lrs, smoothed, stopped_early):
-    """What the smoothed curve says: {"min_loss_lr", "suggestions": {method: lr or None}, "notes": [...]}.
+    """What the smoothed curve says: {"min_loss_lr", "fall", "suggestions": {method: lr or None}, "notes": [...]}.
 
-    ``notes``: plain-words reasons not to trust a reading (empty when the curve looks right).
+    The first tenth of the steps is left out of both readings (fastai leaves it out too): there the
+    bias-corrected average rests on a handful of losses, and one lucky first batch would pass for the
+    minimum, its noise for a steep fall. ``fall``: how far the smoothed loss fell, as a fraction of its
+    level where the readings start. ``notes``: plain-words reasons not to trust the curve (empty when it
+    looks right); a reading is None when the curve does not give it.
     """
     lrs, smoothed = np.asarray(lrs, dtype=float), np.asarray(smoothed, dtype=float)
-    lowest = int(np.argmin(smoothed))
-    found = {"minimum/10": float(lrs[lowest] / 10), "steepest": _steepest(lrs, smoothed)}
+    skip = len(lrs) // 10
+    lowest = skip + int(np.argmin(smoothed[skip:]))
+    down = slice(skip, lowest + 1)
+    found = {"minimum/10": float(lrs[lowest] / 10), "steepest": _steepest(lrs[down], smoothed[down])}
+    fall = float(1 - smoothed[lowest] / smoothed[skip])
     notes = []
     if found["minimum/10"] < lrs[0]:
         found["minimum/10"] = None
         notes.append("the smoothed loss was lowest less than a decade above the start of the range, so a tenth "
                      "of that rate was never tried: start the range lower")
+    elif fall < MIN_FALL:
+        found = dict.fromkeys(found)
+        notes.append("the smoothed loss fell by only {:.1%}: its lowest point is noise, not a minimum (too few "
+                     "steps or images to learn from, or features that do not help)".format(fall))
     elif lowest == len(lrs) - 1 and not stopped_early:
         notes.append("the smoothed loss was still falling at the end of the range, so its minimum is only the "
                      "edge of the range: end the range higher")
-    return {"min_loss_lr": float(lrs[lowest]), "suggestions": found, "notes": notes}
+    return {"min_loss_lr": float(lrs[lowest]), "fall": fall, "suggestions": found, "notes": notes}
 
 
 def _steepest(lrs, smoothed):
     """The rate of the most negative slope of ``smoothed`` against log(lr); None if it never falls.
 
-    The first tenth of the steps is left out: there the bias-corrected average rests on a handful of
-    losses, and its noise would pass for a steep fall (fastai skips the start too).
+    Given the curve up to its minimum only: past it the loss is blowing up, and a dip in that noise is no
+    place to train at.
     """
-    skip = len(lrs) // 10
-    if len(lrs) - skip < 2:
+    if len(lrs) < 2:
         return None
-    slopes = np.gradient(smoothed[skip:], np.log(lrs[skip:]))
-    return float(lrs[skip + int(np.argmin(slopes))]) if slopes.min() < 0 else None
+    slopes = np.gradient(smoothed, np.log(lrs))
+    return float(lrs[int(np.argmin(slopes))]) if slopes.min() < 0 else None
