@@ -1,5 +1,6 @@
 """The lr-find command: the learning-rate range test, before a run, on the training images."""
 import os
+import sys
 
 from ..errors import HotdogError
 from ..train.lr_range import (
@@ -8,6 +9,7 @@ from ..train.lr_range import (
     DEFAULT_START_LR,
     DIVERGENCE_FACTOR,
     METHODS,
+    MIN_FALL,
     SMOOTHING,
     SUGGESTED_METHOD,
     UNUSED_SETTINGS,
@@ -27,14 +29,15 @@ DESCRIPTION = (
 EPILOG = (
     "How the rate is suggested: the losses are smoothed (exponential moving average, beta {beta:g}, with bias "
     "correction, as fastai). The suggestion is {minimum}: {minimum_how}. Also reported: steepest, {steepest}. "
-    "Why the first: {why}. "
+    "Why the first: {why}. No suggestion (exit status 1, both files still written) when the smoothed loss was "
+    "lowest within a decade of --start-lr, or fell by less than {min_fall:.0%}: the error says which. "
     "The rates are for Gluon's per-example MEAN loss (trainer.step(batch_size) divides the summed gradient "
     "by the batch size), like --lr of `hotdog train`; the chapter's PyTorch edition sums the loss over the "
     "batch, hence its 5e-5: a summed-loss rate times the batch size is the rate here (5e-5 x 128 = 0.0064). "
     "two-stage: the test runs its first stage (frozen backbone). cached: the output layer is tested on the "
     "stored features, as it trains. ").format(
         minimum=SUGGESTED_METHOD, minimum_how=METHODS[SUGGESTED_METHOD], steepest=METHODS["steepest"],
-        why=WHY_MINIMUM, beta=SMOOTHING)
+        why=WHY_MINIMUM, beta=SMOOTHING, min_fall=MIN_FALL)
 
 
 def cmd_lr_find(args):
@@ -46,7 +49,10 @@ def cmd_lr_find(args):
                      end_lr=args.end_lr, iterations=args.iterations, quiet=args.quiet)
     json_path, png_path = save_lr_find(result, args.out)
     if result["suggested_lr"] is None:
-        raise HotdogError("no learning rate to suggest (see the warning above); the curve is in {}".format(png_path))
+        raise HotdogError("no learning rate to suggest: {}. The curve is in {}".format("; ".join(result["notes"]),
+                                                                                      png_path))
+    for note in result["notes"]:  # a suggestion with a caveat: said even with -q
+        print("warning: {}".format(note), file=sys.stderr)
     print("suggested learning rate: {:.3g} ({}: {})".format(
         result["suggested_lr"], SUGGESTED_METHOD, METHODS[SUGGESTED_METHOD]))
     if not args.quiet:
@@ -57,8 +63,8 @@ def _summary(result, json_path, png_path):
     steepest = result["suggestions"]["steepest"]
     stop = result["stop"]
     lines = [
-        "  lowest smoothed loss at {:.3g}; steepest descent at {}".format(
-            result["min_loss_lr"], "{:.3g}".format(steepest) if steepest is not None else "none (it never fell)"),
+        "  lowest smoothed loss at {:.3g} ({:.0%} below its start); steepest descent at {}".format(
+            result["min_loss_lr"], result["fall"], "{:.3g}".format(steepest) if steepest is not None else "none"),
         "  {} steps on {} training images, batch {}; {}".format(
             len(result["lrs"]), result["train_images"], result["settings"]["batch_size"],
             "ran to the end of the range" if stop["reason"] == "end of range" else
@@ -67,7 +73,7 @@ def _summary(result, json_path, png_path):
             result["strategy"], result["suggested_lr"]),
         "  wrote {} and {}".format(json_path, png_path),
     ]
-    return "\n".join(lines)  # the notes, if any, were logged as warnings
+    return "\n".join(lines)
 
 
 def add_commands(sub):
