@@ -142,7 +142,7 @@ def test_the_pretrained_net_is_not_changed_and_nothing_is_written(tiny_data, pre
     assert os.listdir(str(tmp_path)) == []  # no model, no checkpoint: the library returns a dict
     n = len(result["lrs"])
     assert n >= 2 and result["lrs"] == lr_schedule(1e-3, 3.0, 5)[:n]
-    assert result["strategy"] == strategy and result["train_images"] == 16 and result["settings"]["batch_size"] == 8
+    assert result["strategy"] == strategy and result["train_images"] == 14 and result["settings"]["batch_size"] == 8
     assert json.loads(json.dumps(result, allow_nan=False)) == result
 
 
@@ -179,15 +179,15 @@ def test_only_training_images_are_read_and_the_dataset_is_unchanged(tiny_data, c
     lr_find(tiny_config(data_dir, cache=cache), [mx.cpu()], start_lr=1e-3, end_lr=1.0, iterations=3, quiet=True)
     assert decoded and all(os.sep + "train" + os.sep in path for path in decoded)
     assert snapshot(data_dir) == before
+    # The dataset's .cache holds the folder check's memo, and decoded images of train/ only.
     cache_root = os.path.join(data_dir, "hotdog", ".cache")
-    if cache:
-        splits = []
-        for name in os.listdir(cache_root):
-            with open(os.path.join(cache_root, name, "index.json")) as f:
-                splits.append(json.load(f)["split"])
-        assert splits == ["train"]
-    else:
-        assert not os.path.exists(cache_root)
+    decoded_caches = [name for name in os.listdir(cache_root) if name.startswith("decoded-")]
+    splits = []
+    for name in decoded_caches:
+        with open(os.path.join(cache_root, name, "index.json")) as f:
+            splits.append(json.load(f)["split"])
+    assert splits == (["train"] if cache else [])
+    assert sorted(set(os.listdir(cache_root)) - set(decoded_caches)) == ["check-v1.json"]
 
 
 def test_json_and_png_are_written_and_valid(tiny_data, tmp_path):
@@ -208,7 +208,7 @@ def test_json_and_png_are_written_and_valid(tiny_data, tmp_path):
 def test_cli_writes_both_files_and_prints_the_suggestion(tiny_data, tmp_path, capsys):
     out = str(tmp_path / "lrf")
     code = cli.main(["lr-find", "--data-dir", tiny_data, "--strategy", "scratch", "--image-size", "32", "--batch-size",
-                     "8", "--start-lr", "1e-4", "--end-lr", "10", "--iterations", "12", "--out", out])
+                     "7", "--start-lr", "1e-4", "--end-lr", "10", "--iterations", "16", "--out", out])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     saved = strict_json(os.path.join(out, "lr_find.json"))

@@ -24,7 +24,7 @@ def test_notebook_runs_in_demo_mode(tmp_path, monkeypatch):
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
     pngs = [out for out in outputs if "image/png" in out.get("data", {})]
     tables = [out for out in outputs if "| strategy |" in out.get("data", {}).get("text/markdown", "")]
-    assert len(pngs) == 1 + len(EXPERIMENTS)   # the data grid, then one plot per experiment
+    assert len(pngs) == 2 + len(EXPERIMENTS)   # the data grid, the learning-rate range test, one plot per experiment
     assert len(tables) == len(EXPERIMENTS)
     text = "".join(out.get("text", "") for out in outputs)
     assert "'photocopier'" in text and "'hotdog' is row 934" in text   # the erratum, printed
@@ -36,3 +36,6 @@ def test_notebook_runs_in_demo_mode(tmp_path, monkeypatch):
     ex3 = json.loads((runs / "ex3" / "results.json").read_text())
     assert [row["name"] for row in ex3["strategies"]] == ["finetune", "partial:2", "partial:1"]
     assert (runs / "ex1" / "curves.png").exists()
+    found = json.loads((runs / "ex1" / "lr-find" / "lr_find.json").read_text())
+    assert found["method"] == "minimum/10" and found["train_images"] > 0   # the exercise used the range test
+    assert "suggested learning rate:" in text

@@ -16,7 +16,6 @@ from ..train.lr_range import (
     WHY_MINIMUM,
 )
 from . import options
-from .train_commands import _pretrained_loader, _strategy_epilog
 
 DESCRIPTION = (
     "The learning-rate range test (Leslie Smith; fastai's lr_find): build the strategy's net as `hotdog train` "
@@ -45,7 +44,7 @@ def cmd_lr_find(args):
     from ..train.lr_find import lr_find
     config = options.config_from_args(args)
     ctx = options.contexts(args)
-    result = lr_find(config, ctx, pretrained=_pretrained_loader(args, ctx), start_lr=args.start_lr,
+    result = lr_find(config, ctx, pretrained=options.pretrained_loader(args, ctx), start_lr=args.start_lr,
                      end_lr=args.end_lr, iterations=args.iterations, quiet=args.quiet)
     json_path, png_path = save_lr_find(result, args.out)
     if result["suggested_lr"] is None:
@@ -78,7 +77,7 @@ def _summary(result, json_path, png_path):
 
 def add_commands(sub):
     p = sub.add_parser("lr-find", help="suggest a learning rate: the range test, on the training images",
-                       description=DESCRIPTION, epilog=EPILOG + _strategy_epilog())
+                       description=DESCRIPTION, epilog=EPILOG + options.strategy_epilog())
     options.add_config_options(p, exclude=UNUSED_SETTINGS)
     p.add_argument("--start-lr", type=float, default=DEFAULT_START_LR, metavar="LR",
                    help="first learning rate; default: %(default)g")

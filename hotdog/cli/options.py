@@ -158,3 +158,15 @@ def parse_seeds(text):
         raise HotdogError("--seeds takes different whole numbers of 0 or more separated by commas, e.g. 0,1,2 "
                           "(got {!r})".format(text))
     return seeds
+
+
+def pretrained_loader(args, ctx):
+    """A function that loads the pretrained net (--model, --pretrained-params), called by the library only
+    if a run needs it (a resumed run reloads its own weights)."""
+    from ..models.zoo import pretrained_net
+    return lambda: pretrained_net(args.model, args.pretrained_params, ctx)
+
+
+def strategy_epilog():
+    """Every registered strategy with its description, for a command's --help."""
+    return "Strategies: " + "; ".join("{} ({})".format(name, text) for name, text in STRATEGIES.describe()) + "."

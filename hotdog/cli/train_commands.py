@@ -10,12 +10,6 @@ COMPARE_DEMO_DEFAULTS = {"epochs": 5, "batch_size": 16, "image_size": 48}
 COMPARE_CHAPTER_DEFAULTS = {"epochs": 5, "batch_size": 128, "image_size": 224}
 
 
-def _pretrained_loader(args, ctx):
-    """A function that loads the pretrained net, called by the library only if a run needs it."""
-    from ..models.zoo import pretrained_net
-    return lambda: pretrained_net(args.model, args.pretrained_params, ctx)
-
-
 def cmd_train(args):
     from ..train.devices import choose_contexts
     from ..train.distributed import HorovodCluster, connect
@@ -30,7 +24,7 @@ def cmd_train(args):
         ctx = choose_contexts(args.gpus, args.cpu_contexts)
         cluster = connect(args.kvstore) if args.kvstore else None
     kvstore = args.kvstore if args.kvstore and not cluster else None
-    result = run_strategy(config, args.out, ctx, pretrained=_pretrained_loader(args, ctx), resume=args.resume,
+    result = run_strategy(config, args.out, ctx, pretrained=options.pretrained_loader(args, ctx), resume=args.resume,
                           quiet=args.quiet or bool(cluster and not cluster.is_root), kvstore=kvstore, cluster=cluster)
     if cluster:  # printed by every worker: equal fingerprints mean identical weights everywhere
         print("worker {} of {}: final weights sha1 {}".format(cluster.rank, cluster.num_workers,
@@ -63,7 +57,7 @@ def cmd_compare(args):
             raise DownloadError("{} Or see the whole comparison offline: hotdog compare --demo".format(exc)) from None
     chapter = {name: value for name, value in COMPARE_CHAPTER_DEFAULTS.items() if getattr(args, name) is None}
     base = options.config_from_args(args, strategy="finetune", lr=None, **chapter)
-    compare(strategies, base, args.out, ctx, pretrained=_pretrained_loader(args, ctx), lr_overrides=lrs,
+    compare(strategies, base, args.out, ctx, pretrained=options.pretrained_loader(args, ctx), lr_overrides=lrs,
             quiet=args.quiet, resume=args.resume, pretrained_note=args.pretrained_params or "Gluon model zoo (ImageNet)",
             seeds=seeds)
 
@@ -136,17 +130,12 @@ def _onnxruntime_installed():
     return True
 
 
-def _strategy_epilog():
-    from ..models.strategies import STRATEGIES
-    return "Strategies: " + "; ".join("{} ({})".format(name, text) for name, text in STRATEGIES.describe()) + "."
-
-
 def add_commands(sub):
     p = sub.add_parser(
         "train", help="train one strategy (fine-tune, scratch, frozen...)",
         description="Train the net with one strategy on all GPUs (or the CPU), with a history, checkpoints "
                     "after every epoch, and a model that `hotdog predict` can use.",
-        epilog=_strategy_epilog())
+        epilog=options.strategy_epilog())
     options.add_config_options(p)
     options.add_pretrained_params(p)
     options.add_devices(p)
@@ -170,7 +159,7 @@ def add_commands(sub):
                     "resnet18_v2, finetune (lr 0.01) vs scratch (lr 0.1), 5 epochs, batch 128, all GPUs.",
         epilog="--demo needs no network and no files: it generates a synthetic hotdog set and a synthetic "
                "source task, pretrains on the source (cached in --demo-root) and compares at 48 px; a few "
-               "minutes on a 2-core CPU. " + _strategy_epilog())
+               "minutes on a 2-core CPU. " + options.strategy_epilog())
     p.add_argument("--strategies", metavar="LIST", help="comma-separated strategies; default: finetune,scratch")
     demo_note = {name: " (--demo: {})".format(value) for name, value in COMPARE_DEMO_DEFAULTS.items()}
     options.add_config_options(p, exclude=("strategy", "lr"), defaults={name: None for name in COMPARE_DEMO_DEFAULTS},

@@ -58,10 +58,7 @@ def load_splits(data_dir, image_size=DEFAULT_IMAGE_SIZE, val_fraction=0.1, seed=
     listings = {split: load_split(data_dir, split, classes, exclude) for split in ("train", own_val or "train", "test")}
     classes = tuple(listings["train"].synsets)
     labels = {split: [label for _, label in listing.items] for split, listing in listings.items()}
-    if own_val:
-        train_idx, val_idx = list(range(len(labels["train"]))), None
-    else:
-        train_idx, val_idx = stratified_split(labels["train"], val_fraction, seed, classes)
+    train_idx, val_idx = split_train_folder(labels["train"], own_val, val_fraction, seed, classes)
 
     def raw(split, form):
         if cache:
@@ -92,6 +89,32 @@ def load_splits(data_dir, image_size=DEFAULT_IMAGE_SIZE, val_fraction=0.1, seed=
         "val_files": split_fingerprint([os.path.relpath(path, root) for path, _ in val_items]),
     }
     return train_raw.transform_first(train_tf), val_raw.transform_first(eval_tf), test_raw.transform_first(eval_tf), info
+
+
+def split_train_folder(labels, own_val, val_fraction, seed, classes):
+    """(training indices, validation indices or None) of train/'s images: all of them train when the
+    dataset has its own validation folder, else a stratified, seeded ``val_fraction`` is held out."""
+    if own_val:
+        return list(range(len(labels))), None
+    return stratified_split(labels, val_fraction, seed, classes)
+
+
+def load_training_split(data_dir, image_size=DEFAULT_IMAGE_SIZE, val_fraction=0.1, seed=0,
+                        crop_scale=CHAPTER_CROP_SCALE, cache=False, augment=True, quiet=False, exclude=()):
+    """The training split alone, transformed as training sees it: the images ``load_splits`` trains on,
+    and no validation or test image opened (the learning-rate range test reads nothing else)."""
+    listing = load_split(data_dir, "train", None, exclude)
+    classes = tuple(listing.synsets)
+    train_idx, _ = split_train_folder([label for _, label in listing.items], val_folder(dataset_root(data_dir)),
+                                      val_fraction, seed, classes)
+    folder = listing
+    if cache:
+        try:
+            folder = cached_split(data_dir, "train", image_size, classes, quiet, exclude, "augment")[0]
+        except OSError as exc:  # e.g. a read-only dataset folder: the files still work, only slower
+            log.warning("decode-once cache unavailable (%s); reading the image files", exc)
+    transform = train_transform(image_size, crop_scale) if augment else test_transform(image_size)
+    return Subset(folder, train_idx).transform_first(transform)
 
 
 def make_loader(dataset, batch_size, shuffle=False, num_workers=0, last_batch="keep", sampler=None):

@@ -20,10 +20,9 @@ from mxnet.gluon import Block
 from tqdm import tqdm
 
 from .._io import show_progress
-from ..data.cache import cached_split
-from ..data.folders import dataset_classes, load_split
-from ..data.pipeline import make_loader
-from ..data.transforms import test_transform, train_transform
+from ..data.check import require_usable
+from ..data.folders import dataset_classes, dataset_root
+from ..data.pipeline import load_training_split, make_loader
 from ..errors import HotdogError
 from .lr_range import (
     DEFAULT_END_LR,
@@ -69,21 +68,11 @@ def lr_find(config, contexts, pretrained=None, start_lr=DEFAULT_START_LR, end_lr
 
 
 def training_images(config, augment=True, quiet=False):
-    """The config's training split, transformed as training sees it; no other split is opened.
-
-    The training half of ``data.pipeline.load_datasets``. This is the one place to leave out a validation
-    split once the config has one.
-    """
-    if config.cache:
-        try:
-            raw, _ = cached_split(config.data_dir, "train", config.image_size, quiet=quiet)
-        except OSError as exc:  # e.g. a read-only dataset folder: the files still work, only slower
-            log.warning("decode-once cache unavailable (%s); reading the image files", exc)
-            raw = load_split(config.data_dir, "train")
-    else:
-        raw = load_split(config.data_dir, "train")
-    transform = train_transform(config.image_size) if augment else test_transform(config.image_size)
-    return raw.transform_first(transform)
+    """The config's training split (validation images held out as training holds them out), transformed as
+    training sees it, after the folder check; no validation or test image is opened."""
+    exclude = require_usable(dataset_root(config.data_dir), config.image_size, config.skip_bad_images)
+    return load_training_split(config.data_dir, config.image_size, config.val_fraction, config.seed,
+                               cache=config.cache, augment=augment, quiet=quiet, exclude=exclude)
 
 
 def lr_range_test(train_set, num_classes, config, contexts, pretrained=None, start_lr=DEFAULT_START_LR,
