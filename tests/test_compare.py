@@ -56,7 +56,7 @@ def test_compare_writes_results_table_and_plots(tiny_data, pretrained, tmp_path,
     assert [row["lr"] for row in saved["strategies"]] == [0.01, 0.1]  # the chapter's learning rates
     markdown = (tmp_path / "results.md").read_text()
     assert "| strategy | test acc | 95% interval |" in markdown and "| finetune |" in markdown and "| scratch |" in markdown
-    for png in ("curves.png", "samples.png"):
+    for png in ("curves.png", "samples.png", "attention.png"):
         assert_png(os.path.join(out, png))
     assert "95% interval" in hotdog_log.text and "exact McNemar" in hotdog_log.text
 

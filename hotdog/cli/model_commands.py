@@ -7,14 +7,15 @@ from . import options
 
 def cmd_predict(args):
     from ..evaluate.inference import predict_images
-    results = predict_images(args.images, args.model_dir, options.contexts(args))
+    results = predict_images(args.images, args.model_dir, options.contexts(args), explain_dir=args.explain)
     failed = 0
     for r in results:
         if "error" in r:
             failed += 1
             print("{}\terror: {}".format(r["path"], r["detail"]), file=sys.stderr)
         else:
-            print("{}\t{}\t{:.4f}".format(r["path"], r["label"], r["probability"]))
+            print("{}\t{}\t{:.4f}{}".format(r["path"], r["label"], r["probability"],
+                                             "\t" + r["explanation"] if "explanation" in r else ""))
     if failed:
         raise HotdogError("{} of {} file(s) could not be read as images (named above); the others were "
                           "answered".format(failed, len(results)))
@@ -124,6 +125,9 @@ def add_commands(sub):
                         "such as 'photos/**/*.jpg' (quoted, so that the shell leaves them alone)")
     p.add_argument("--model-dir", required=True, metavar="DIR",
                    help="a `hotdog train` output folder, or a `hotdog export` folder")
+    p.add_argument("--explain", metavar="DIR",
+                   help="also write a Grad-CAM overlay per answered image into DIR (where the net looked: red), "
+                        "its path printed after the probability; run folders only")
     options.add_devices(p)
     p.set_defaults(func=cmd_predict)
 

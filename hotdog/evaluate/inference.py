@@ -4,19 +4,21 @@ import os
 
 import mxnet as mx
 import numpy as np
+from PIL import Image
 
-from .._io import read_json
+from .._io import atomic_save, read_json
 from .._version import __version__
 from ..data.check import require_usable
 from ..data.folders import dataset_root, load_split
 from ..data.images import UnreadableImage, decode_image
 from ..data.layout import is_image_file
 from ..data.pipeline import make_loader
-from ..data.transforms import test_transform
+from ..data.transforms import tensor_transform, test_transform
 from ..errors import HotdogError
 from ..models import export
 from ..models.export import is_export_folder
 from ..models.strategies import parse_strategy
+from .gradcam import grad_cam, overlay
 from .metrics import classification_report, predict_proba
 
 # What a run's config.json must hold to rebuild its net (written by train.run_dir.write_model_config).
@@ -57,45 +59,67 @@ def expand_image_paths(patterns):
     return paths
 
 
-def predict_images(patterns, model_dir, ctx):
+def predict_images(patterns, model_dir, ctx, explain_dir=None):
     """One dict per image file (see ``expand_image_paths``): ``label`` and ``probability``, or ``error`` (the
     reason, e.g. "truncated") and ``detail`` for a file that cannot be used. Every readable file is
     answered, whatever the others hold. ``model_dir``: a run folder, or an export folder (``hotdog export``),
-    whose own preprocessing rule is then used."""
-    classify = _export_classifier(model_dir, ctx) if is_export_folder(model_dir) else _run_classifier(model_dir, ctx)
+    whose own preprocessing rule is then used. ``explain_dir`` (run folders): also write each answered
+    image's Grad-CAM overlay there (``explanation``: its path)."""
+    if is_export_folder(model_dir):
+        if explain_dir:
+            raise HotdogError("Grad-CAM needs the net's layers, which an export folder no longer has apart: "
+                              "explain with the run folder it was exported from ({})".format(
+                                  export.read_export_info(model_dir).get("source_run", "see its export.json")))
+        classify = _export_classifier(model_dir, ctx)
+    else:
+        classify = _run_classifier(model_dir, ctx, explain_dir)
     results = []
-    for path in expand_image_paths(patterns):
+    for number, path in enumerate(expand_image_paths(patterns), start=1):
         try:
             image = decode_image(path)
         except UnreadableImage as exc:
             results.append({"path": path, "error": exc.reason, "detail": str(exc)})
             continue
-        label, probability = classify(image)
-        results.append({"path": path, "label": label, "probability": probability})
+        name = "{:04d}-{}".format(number, os.path.splitext(os.path.basename(path))[0])
+        results.append(dict(classify(image, name), path=path))
     return results
 
 
-def _run_classifier(model_dir, ctx):
-    """uint8 HxWx3 image -> (label, probability), with a run folder's net and the test transform."""
+def _run_classifier(model_dir, ctx, explain_dir=None):
+    """uint8 HxWx3 image -> {label, probability[, explanation]}, with a run folder's net and the test
+    transform (the resize and crop, then the tensor steps, so that Grad-CAM can draw on the same crop)."""
     net, config = load_trained(model_dir, ctx)
-    transform = test_transform(config["image_size"])
+    size, to_tensor = config["image_size"], tensor_transform()
+    if explain_dir:
+        os.makedirs(explain_dir, exist_ok=True)
 
-    def classify(image):
-        x = transform(mx.nd.array(image, dtype="uint8")).expand_dims(axis=0).as_in_context(ctx[0])
-        probs = mx.nd.softmax(net(x))[0].asnumpy()
-        best = int(np.argmax(probs))
-        return config["classes"][best], float(probs[best])
+    def classify(image, name):
+        crop = export.preprocess_image(image, size)  # Resize(R) + CenterCrop(S), as test_transform does
+        x = to_tensor(mx.nd.array(crop, dtype="uint8")).expand_dims(axis=0).as_in_context(ctx[0])
+        answer = {}
+        if explain_dir:
+            heat, best, probs = grad_cam(net, x)
+            answer["explanation"] = save_image(overlay(crop, heat), os.path.join(explain_dir, name + ".gradcam.png"))
+        else:
+            probs = mx.nd.softmax(net(x))[0].asnumpy()
+            best = int(np.argmax(probs))
+        return dict(answer, label=config["classes"][best], probability=float(probs[best]))
     return classify
+
+
+def save_image(pixels, path):
+    """An H x W x 3 uint8 array as a PNG, atomically."""
+    return atomic_save(lambda tmp: Image.fromarray(pixels).save(tmp, format="PNG"), path)
 
 
 def _export_classifier(folder, ctx):
     """The same for an export folder: its graph holds the normalisation and the softmax."""
     predictor = export.load_any(folder, ctx[0])
 
-    def classify(image):
+    def classify(image, name):
         probs = predictor(export.preprocess_image(image, predictor.image_size))[0]
         best = int(np.argmax(probs))
-        return predictor.labels[best], float(probs[best])
+        return {"label": predictor.labels[best], "probability": float(probs[best])}
     return classify
 
 

@@ -188,6 +188,6 @@ def compare(strategies, base_config, out_dir, contexts, pretrained=None, lr_over
         "seeds": seeds, "split": split,
         "strategies": rows,
     }
-    write_results(results, out_dir, base_config.data_dir, skipped)
+    write_results(results, out_dir, base_config.data_dir, skipped, contexts)
     log.info("\n%s", format_table(results))
     return results

@@ -4,6 +4,7 @@ import os
 
 from .._io import atomic_write_bytes, atomic_write_json
 from ..errors import HotdogError
+from .attention import save_attention_grid
 from .plots import save_curves, save_data_samples
 
 log = logging.getLogger(__name__)
@@ -75,12 +76,14 @@ def _markdown_report(results):
                                                           results["hotdog_version"])]
     if results.get("pretrained"):
         parts.append("Pretrained weights: {}.".format(results["pretrained"]))
-    parts += ["", "Learning curves: `curves.png`; the data: `samples.png`; everything: `results.json`.", ""]
+    parts += ["", "Learning curves: `curves.png`; the data: `samples.png`; where each net looked: `attention.png`; "
+              "everything: `results.json`.", ""]
     return "\n".join(parts)
 
 
-def write_results(results, out_dir, data_dir, exclude=()):
-    """results.json, results.md, curves.png and samples.png in ``out_dir`` (``exclude``: images left out)."""
+def write_results(results, out_dir, data_dir, exclude=(), contexts=None):
+    """results.json, results.md, curves.png, samples.png and attention.png (Grad-CAM of every strategy on the
+    same test images, with ``contexts``) in ``out_dir`` (``exclude``: images left out)."""
     atomic_write_json(os.path.join(out_dir, "results.json"), results)
     atomic_write_bytes(os.path.join(out_dir, "results.md"), _markdown_report(results).encode("utf-8"))
     save_curves(results, os.path.join(out_dir, "curves.png"))
@@ -88,4 +91,9 @@ def write_results(results, out_dir, data_dir, exclude=()):
         save_data_samples(data_dir, os.path.join(out_dir, "samples.png"), exclude=exclude)
     except HotdogError as exc:  # the results are worth having even if the data can no longer be read
         log.warning("samples.png not written: %s", exc)
+    if contexts:
+        try:
+            save_attention_grid(results, out_dir, data_dir, contexts, exclude)
+        except HotdogError as exc:  # e.g. a backbone without a spatial feature map
+            log.warning("attention.png not written: %s", exc)
 
