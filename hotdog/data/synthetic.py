@@ -8,6 +8,7 @@ learned there genuinely transfer. File naming follows the real archive: train fi
 and test files numbered on from ``1000.png``.
 """
 import os
+import re
 import zipfile
 
 import numpy as np
@@ -20,6 +21,13 @@ from .layout import CLASSES
 FOOD_KINDS = ("hotdog", "donut", "pizza", "burger", "fries", "sushi", "cake", "taco", "skewer", "egg")
 NOT_HOTDOG_KINDS = tuple(k for k in FOOD_KINDS if k != "hotdog")
 TEST_OFFSET = 1000  # the real archive numbers test images from 1000.png
+
+# The offline demo (experiments/demo.py) generates its target set in a folder named "target-" and a key of
+# 10 hex digits, wherever its root is (--demo-root). A run's config.json records that folder as its
+# data_dir, which is how `hotdog serve` tells that a model learned from synthetic drawings.
+DEMO_TARGET_PREFIX = "target-"
+DEMO_KEY_LENGTH = 10
+_DEMO_TARGET = re.compile(re.escape(DEMO_TARGET_PREFIX) + "[0-9a-f]{{{}}}".format(DEMO_KEY_LENGTH))
 
 
 def _color(rng, base, spread=30):
@@ -122,6 +130,11 @@ def render_image(kind, rng, size_range=(150, 500)):
 def target_kind(cls, rng):
     """The food a target-set image of class ``cls`` shows."""
     return "hotdog" if cls == "hotdog" else NOT_HOTDOG_KINDS[rng.integers(len(NOT_HOTDOG_KINDS))]
+
+
+def is_demo_target(data_dir):
+    """Whether ``data_dir`` is a target set the offline demo generated (by its folder's name)."""
+    return bool(_DEMO_TARGET.fullmatch(os.path.basename(os.path.normpath(str(data_dir)))))
 
 
 def make_image_folder(root, n_train, n_test, seed=0, classes=CLASSES, kind_of=None, size_range=(150, 500)):

@@ -24,7 +24,8 @@ from mxnet.gluon.model_zoo.vision import get_model
 from .._io import atomic_save, building
 from ..data.layout import default_data_dir
 from ..data.pipeline import load_datasets, make_loader
-from ..data.synthetic import FOOD_KINDS, make_image_folder, make_source_folder
+from ..data.synthetic import (DEMO_KEY_LENGTH, DEMO_TARGET_PREFIX, FOOD_KINDS, make_image_folder,
+                              make_source_folder)
 from ..models.backbones import get_backbone
 from ..models.zoo import pretrained_net
 from ..train.config import TrainConfig
@@ -66,7 +67,7 @@ class DemoSettings:
     def key(self, *fields):
         values = {f: getattr(self, f) for f in fields}
         values["generator"] = GENERATOR_VERSION
-        return hashlib.sha1(json.dumps(values, sort_keys=True, default=list).encode()).hexdigest()[:10]
+        return hashlib.sha1(json.dumps(values, sort_keys=True, default=list).encode()).hexdigest()[:DEMO_KEY_LENGTH]
 
 
 SMOKE_SETTINGS = dict(image_size=32, target_train=6, target_test=4, source_train=6, source_test=2,
@@ -84,7 +85,7 @@ def _generate_once(folder, make):
 
 def target_dir(settings, root=None):
     key = settings.key("size_range", "target_train", "target_test", "seed")
-    folder = os.path.join(root or demo_root(), "target-" + key)
+    folder = os.path.join(root or demo_root(), DEMO_TARGET_PREFIX + key)
     _generate_once(os.path.join(folder, "hotdog"), lambda tmp: make_image_folder(
         tmp, settings.target_train, settings.target_test, seed=settings.seed, size_range=settings.size_range))
     return folder
