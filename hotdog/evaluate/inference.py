@@ -59,12 +59,22 @@ def expand_image_paths(patterns):
     return paths
 
 
+def class_probabilities(net, transform, image, ctx):
+    """The net's probability for each class (numpy, in the config's class order) of one decoded image
+    (``decode_image``'s HxWx3 uint8), preprocessed by ``transform`` (``test_transform``) on context ``ctx``.
+
+    ``predict`` and ``serve`` both answer through here, so that a photo gets the same numbers from both."""
+    x = transform(mx.nd.array(image, dtype="uint8")).expand_dims(axis=0).as_in_context(ctx)
+    return mx.nd.softmax(net(x))[0].asnumpy()
+
+
 def predict_images(patterns, model_dir, ctx, explain_dir=None):
-    """One dict per image file (see ``expand_image_paths``): ``label`` and ``probability``, or ``error`` (the
-    reason, e.g. "truncated") and ``detail`` for a file that cannot be used. Every readable file is
-    answered, whatever the others hold. ``model_dir``: a run folder, or an export folder (``hotdog export``),
-    whose own preprocessing rule is then used. ``explain_dir`` (run folders): also write each answered
-    image's Grad-CAM overlay there (``explanation``: its path)."""
+    """One dict per image file (see ``expand_image_paths``): ``label``, its ``probability`` and every class's
+    ``probabilities`` ({class: p}), or ``error`` (the reason, e.g. "truncated") and ``detail`` for a file
+    that cannot be used. Every readable file is answered, whatever the others hold. ``model_dir``: a run
+    folder, or an export folder (``hotdog export``), whose own preprocessing rule is then used.
+    ``explain_dir`` (run folders): also write each answered image's Grad-CAM overlay there
+    (``explanation``: its path)."""
     if is_export_folder(model_dir):
         if explain_dir:
             raise HotdogError("Grad-CAM needs the net's layers, which an export folder no longer has apart: "
@@ -86,24 +96,26 @@ def predict_images(patterns, model_dir, ctx, explain_dir=None):
 
 
 def _run_classifier(model_dir, ctx, explain_dir=None):
-    """uint8 HxWx3 image -> {label, probability[, explanation]}, with a run folder's net and the test
-    transform (the resize and crop, then the tensor steps, so that Grad-CAM can draw on the same crop)."""
+    """uint8 HxWx3 image -> {label, probability, probabilities[, explanation]}, with a run folder's net and
+    the test transform (with --explain, in two steps, the crop then the tensor, so that Grad-CAM draws on
+    the very crop the net saw; the pixels are the same either way)."""
     net, config = load_trained(model_dir, ctx)
-    size, to_tensor = config["image_size"], tensor_transform()
+    size, to_tensor, transform = config["image_size"], tensor_transform(), test_transform(config["image_size"])
     if explain_dir:
         os.makedirs(explain_dir, exist_ok=True)
 
     def classify(image, name):
-        crop = export.preprocess_image(image, size)  # Resize(R) + CenterCrop(S), as test_transform does
-        x = to_tensor(mx.nd.array(crop, dtype="uint8")).expand_dims(axis=0).as_in_context(ctx[0])
         answer = {}
-        if explain_dir:
+        if explain_dir:  # Grad-CAM draws on the crop the net sees: Resize(R) + CenterCrop(S), then the tensor
+            crop = export.preprocess_image(image, size)
+            x = to_tensor(mx.nd.array(crop, dtype="uint8")).expand_dims(axis=0).as_in_context(ctx[0])
             heat, best, probs = grad_cam(net, x)
             answer["explanation"] = save_image(overlay(crop, heat), os.path.join(explain_dir, name + ".gradcam.png"))
         else:
-            probs = mx.nd.softmax(net(x))[0].asnumpy()
+            probs = class_probabilities(net, transform, image, ctx[0])
             best = int(np.argmax(probs))
-        return dict(answer, label=config["classes"][best], probability=float(probs[best]))
+        return dict(answer, label=config["classes"][best], probability=float(probs[best]),
+                    probabilities={cls: float(p) for cls, p in zip(config["classes"], probs)})
     return classify
 
 
@@ -119,7 +131,8 @@ def _export_classifier(folder, ctx):
     def classify(image, name):
         probs = predictor(export.preprocess_image(image, predictor.image_size))[0]
         best = int(np.argmax(probs))
-        return {"label": predictor.labels[best], "probability": float(probs[best])}
+        return {"label": predictor.labels[best], "probability": float(probs[best]),
+                "probabilities": {cls: float(p) for cls, p in zip(predictor.labels, probs)}}
     return classify
 
 
