@@ -20,6 +20,12 @@ def read_version():
 # Known to work with mxnet 1.9.1 and numpy<1.24 (onnxruntime 1.17 does not resolve with them); pinned because
 # the export tests compare onnxruntime's answers with MXNet's.
 ONNX = ["onnx==1.14.1", "onnxruntime==1.24.4"]
+# `hotdog serve`'s web libraries, an optional extra (the tests install it too): Starlette and uvicorn
+# (plain, with its pure-Python h11 parser: no compiled extras) and python-multipart for uploads. Pinned,
+# so that a new release cannot change the server without a change here. These releases need Python 3.11+;
+# below that pip installs none of them and `hotdog serve` says so.
+SERVE = ["starlette==1.10.0; python_version >= '3.11'", "uvicorn==0.54.0; python_version >= '3.11'",
+         "python-multipart==0.0.34; python_version >= '3.11'"]
 
 setup(
     name="hotdog-finetune",
@@ -39,13 +45,18 @@ setup(
         "requests>=2.20",
         "Pillow>=9.1",  # Image.Transpose and ExifTags.Base (careful decoding, data/images.py)
     ],
+    # The page `hotdog serve` shows (HTML, CSS, JS, icon), read with importlib.resources.
+    package_data={"hotdog.serve": ["static/*"]},
     extras_require={
+        "serve": SERVE,
         # nbclient/nbformat/ipykernel run the classroom notebook in the tests; pinned so that a new
         # release cannot break the notebook test without a change here.
         # import-linter checks that imports run one way (setup.cfg); it needs Python 3.11+, and the test
-        # that runs it is skipped below that.
+        # that runs it is skipped below that. selenium drives Chromium in the browser check of
+        # `hotdog serve` (skipped when no Chromium is installed).
         "test": ["pytest>=7", "pytest-timeout>=2.1", "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0",
-                 "import-linter==2.16; python_version >= '3.11'"] + ONNX,
+                 "import-linter==2.16; python_version >= '3.11'", "selenium==4.51.0; python_version >= '3.11'"]
+                + ONNX + SERVE,
         # hotdog export --format onnx, and the ONNX column of hotdog bench --inference.
         "onnx": ONNX,
     },

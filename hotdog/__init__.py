@@ -3,6 +3,7 @@
 Where things live (imports run one way, down this list; nothing imports ``cli``):
   cli/          the ``hotdog`` command: one module per group of commands, options made from TrainConfig
   experiments/  compare (the chapter's result), report and plots, the offline demo, the benchmark
+  serve/        `hotdog serve`: a page and a JSON endpoint to try a trained model (beside experiments/)
   train/        config, step, loop + hooks, recipes (stages), run folders, devices, distributed
   evaluate/     metrics, predict and evaluate a run, zero-shot ImageNet detector
   models/       backbones, pretrained weights, surgery, strategies, ImageNet's class 934

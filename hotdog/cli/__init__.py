@@ -5,6 +5,7 @@
   data_commands   download, show, synth
   train_commands  train, compare, bench
   model_commands  predict, evaluate, zeroshot
+  serve_command   serve (a page to try a model; the web libraries are an optional extra)
 """
 from .main import main
 
