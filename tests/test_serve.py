@@ -400,9 +400,11 @@ def test_serve_help_imports_neither_mxnet_nor_the_web_libraries():
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
 
 
-def test_a_busy_port_is_refused_and_any_other_address_than_loopback_warned(run_dir, monkeypatch, capsys):
+def test_a_busy_port_a_bad_limit_and_any_other_address_than_loopback(run_dir, monkeypatch, capsys):
     pytest.importorskip("uvicorn")
     import uvicorn
+    assert cli.main(["serve", "--model-dir", run_dir, "--max-upload-mb", "0"]) == 1
+    assert "--max-upload-mb must be more than 0" in capsys.readouterr().err
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
