@@ -176,7 +176,7 @@ def test_the_page_and_every_asset_it_links_load_from_the_server(server):
     parsed = Links()
     parsed.feed(page.decode("utf-8"))
     assert {"id": "image", "type": "file", "accept": "image/*", "capture": "environment"} in parsed.inputs
-    assert b"EXPLANATION SLOT" in page  # the marked place for an explanation image
+    assert b'id="explanation"' in page  # where the Grad-CAM overlay is shown
     types = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
     assert sorted(os.path.splitext(link)[1] for link in parsed.links) == [".css", ".js", ".svg"]
     for link in parsed.links:
@@ -210,7 +210,13 @@ def test_a_real_photo_gets_the_answer_hotdog_predict_gives(server, run_dir, expe
     status, answer = predict(server, read(PHOTO))
     assert status == 200
     assert_same_answer(answer, expected[PHOTO])
-    assert answer["model"]["run"] == "tiny-scratch" and "explanation" not in answer
+    assert answer["model"]["run"] == "tiny-scratch"
+    # The Grad-CAM overlay, on the crop the net saw (the run's image size), inline: nothing to fetch or save.
+    assert answer["explanation"].startswith("data:image/png;base64,")
+    import base64
+    import io
+    with Image.open(io.BytesIO(base64.b64decode(answer["explanation"].split(",", 1)[1]))) as shown:
+        assert shown.size == (32, 32) and shown.mode == "RGB"
     capsys.readouterr()
     assert cli.main(["predict", PHOTO, "--model-dir", run_dir]) == 0
     _, label, probability = capsys.readouterr().out.strip().split("\t")
@@ -367,6 +373,8 @@ def test_in_a_browser_a_chosen_photo_gets_its_label(server, expected, tmp_path):
         assert [b.find_element(By.CLASS_NAME, "bar-name").text for b in bars][0] == expected[PHOTO]["label"]
         assert len(bars) == len(expected[PHOTO]["probabilities"])
         assert driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        overlay = driver.find_element(By.ID, "explanation-image")  # the Grad-CAM picture is shown, and loaded
+        assert overlay.is_displayed() and driver.execute_script("return arguments[0].naturalWidth", overlay) == 32
 
         # The whole page in the picture, then fewer colours so that the README's copy stays small.
         height = driver.execute_script("return Math.ceil(document.querySelector('footer')"

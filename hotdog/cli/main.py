@@ -13,7 +13,14 @@ from .. import use_all_cores
 from .._version import __version__
 from ..data.layout import DATA_DIR_ENV, default_data_dir
 from ..errors import ConfigError, HotdogError
-from . import data_commands, lr_find_command, model_commands, options, serve_command, train_commands
+from . import (
+    data_commands,
+    lr_find_command,
+    model_commands,
+    options,
+    serve_command,
+    train_commands,
+)
 
 GROUPS = (data_commands, train_commands, lr_find_command, model_commands, serve_command)
 

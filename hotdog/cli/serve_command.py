@@ -1,5 +1,10 @@
 """The serve command: a local page (and JSON endpoint) to try a trained model."""
-from ..serve import DEFAULT_HOST, DEFAULT_MAX_UPLOAD_MB, DEFAULT_PORT, require_web_libraries
+from ..serve import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_UPLOAD_MB,
+    DEFAULT_PORT,
+    require_web_libraries,
+)
 from . import options
 
 

@@ -24,8 +24,13 @@ from mxnet.gluon.model_zoo.vision import get_model
 from .._io import atomic_save, building
 from ..data.layout import default_data_dir
 from ..data.pipeline import load_datasets, make_loader
-from ..data.synthetic import (DEMO_KEY_LENGTH, DEMO_TARGET_PREFIX, FOOD_KINDS, make_image_folder,
-                              make_source_folder)
+from ..data.synthetic import (
+    DEMO_KEY_LENGTH,
+    DEMO_TARGET_PREFIX,
+    FOOD_KINDS,
+    make_image_folder,
+    make_source_folder,
+)
 from ..models.backbones import get_backbone
 from ..models.zoo import pretrained_net
 from ..train.config import TrainConfig

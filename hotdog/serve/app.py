@@ -31,7 +31,7 @@ FIELD = "image"
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
                  ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 # Every asset comes from this server (the page works offline); the photo preview is a blob: URL.
-PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' blob:",
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:",
                 "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
 # Uploads held in memory at once, at most the limit each; further requests wait with their bodies unread.
 # The model answers one photo at a time anyway: this only keeps the next few ready.

@@ -54,6 +54,9 @@ function showAnswer(answer) {
     item.append(text, bar);
     bars.append(item);
   }
+  // The Grad-CAM overlay, when the server could make one (a data: URL, nothing fetched from elsewhere).
+  $("explanation").hidden = !answer.explanation;
+  if (answer.explanation) $("explanation-image").src = answer.explanation;
   showModel(answer.model);
   $("status").textContent = "";
   $("result").hidden = false;
