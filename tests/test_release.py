@@ -5,8 +5,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import urllib.request
 import zipfile
 
 import pytest
@@ -102,6 +104,36 @@ def test_the_installed_wheel_works_outside_the_checkout(installed_wheel):
     test_images = glob.glob(str(data / "demo" / "target-*" / "hotdog" / "test"))
     answered = hotdog_outside(target, work, "predict", test_images[0], "--model-dir", "exported")
     assert answered.returncode == 0 and len(answered.stdout.splitlines()) > 0, answered.stderr[-3000:]
+
+    # The page: its HTML, CSS, JS and icon are package data, read from the installed copy.
+    pytest.importorskip("starlette", reason="the serve extra is not installed: pip install 'hotdog-finetune[serve]'")
+    serve_the_page(target, work, "runs/demo/finetune")
+
+
+def serve_the_page(target, work, run):
+    """`hotdog serve` from the installed wheel on an ephemeral loopback port: the page and every asset it
+    links load."""
+    process = subprocess.Popen([sys.executable, "-m", "hotdog", "serve", "--model-dir", run, "--port", "0"],
+                               cwd=str(work), env=dict(os.environ, PYTHONPATH=target), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()  # the address, once the model is loaded and the port is bound
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert match, (line, process.stderr.read() if process.poll() is not None else "")
+        base = "http://127.0.0.1:{}".format(match.group(1))
+        page = urllib.request.urlopen(base + "/", timeout=30).read().decode("utf-8")
+        links = re.findall(r'(?:src|href)="(/[^"]*)"', page)
+        assert links, page[:500]
+        for link in links:
+            with urllib.request.urlopen(base + link, timeout=30) as response:
+                assert response.status == 200 and response.read(), link
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def test_the_sdist_builds_and_installs(tmp_path):
