@@ -24,12 +24,15 @@ def test_notebook_runs_in_demo_mode(tmp_path, monkeypatch):
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
     pngs = [out for out in outputs if "image/png" in out.get("data", {})]
     tables = [out for out in outputs if "| strategy |" in out.get("data", {}).get("text/markdown", "")]
-    assert len(pngs) == 2 + len(EXPERIMENTS)   # the data grid, the learning-rate range test, one plot per experiment
+    # The data grid, the learning-rate range test, the curves of every experiment and the Grad-CAM grid of
+    # every comparison (ex1 merges separate runs: curves only).
+    assert len(pngs) == 2 + len(EXPERIMENTS) + len(EXPERIMENTS) - 1
     assert len(tables) == len(EXPERIMENTS)
     text = "".join(out.get("text", "") for out in outputs)
     assert "'photocopier'" in text and "'hotdog' is row 934" in text   # the erratum, printed
     runs = tmp_path / "runs" / "notebook"
     for name in ("main", "ex2", "ex3", "ex4", "ex5"):
+        assert (runs / name / "attention.png").exists()
         results = json.loads((runs / name / "results.json").read_text())
         assert results["synthetic"] is True
         assert all(row["status"] == "ok" for row in results["strategies"]), name
