@@ -101,3 +101,35 @@ def test_attention_grid_shows_every_strategy_that_worked(run_dir, tiny_data, tmp
     assert path == str(tmp_path / "attention.png") and os.path.getsize(path) > 0
     chosen = pick_images(tiny_data, ["hotdog", "not-hotdog"], n=4)
     assert [label for _, label in chosen] == [0, 1, 0, 1]  # even across the classes, the same every time
+
+
+def test_interpret_writes_the_confusion_the_top_losses_and_the_suspects(run_dir, tiny_data, tmp_path, capsys):
+    out = str(tmp_path / "why")
+    assert cli.main(["interpret", "--model-dir", run_dir, "--out", out, "--top", "4",
+                     "--suspect-threshold", "0.5"]) == 0
+    assert sorted(os.listdir(out)) == ["confusion.png", "interpret.json", "suspect_labels.csv", "top_losses.png"]
+    result = json.load(open(os.path.join(out, "interpret.json")))
+    assert sum(map(sum, result["confusion"])) == result["images"] == 8
+    losses = [item["loss"] for item in result["top_losses"]]
+    assert len(losses) == 4 and losses == sorted(losses, reverse=True) and min(losses) >= 0
+    wrong = sum(result["confusion"][t][p] for t in range(2) for p in range(2) if t != p)
+    assert sum(count for _, _, count in result["most_confused"]) == wrong
+    with open(os.path.join(out, "suspect_labels.csv")) as f:
+        rows = f.read().splitlines()
+    assert rows[0] == "path,label,predicted,probability" and len(rows) - 1 == len(result["suspects"])
+    for suspect in result["suspects"]:  # training images only, called another class, confidently
+        assert "{0}train{0}".format(os.sep) in suspect["path"] and suspect["label"] != suspect["predicted"]
+        assert suspect["probability"] >= 0.5
+    assert "written to " + out in capsys.readouterr().out
+
+
+def test_interpret_refuses_a_broken_folder_and_writes_nothing(run_dir, tiny_data, tmp_path, capsys):
+    import shutil
+    data = str(tmp_path / "d")
+    shutil.copytree(tiny_data, data, ignore=shutil.ignore_patterns(".cache"))
+    with open(os.path.join(data, "hotdog", "test", "hotdog", "1000.png"), "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n half a file")
+    out = str(tmp_path / "why")
+    assert cli.main(["interpret", "--model-dir", run_dir, "--data-dir", data, "--out", out]) == 1
+    err = capsys.readouterr().err
+    assert "1000.png" in err and "Traceback" not in err and not os.path.exists(out)

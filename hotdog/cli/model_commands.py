@@ -1,4 +1,5 @@
 """Commands that use a model: predict, evaluate, zeroshot."""
+import json
 import sys
 
 from ..errors import HotdogError
@@ -58,6 +59,25 @@ def cmd_export(args):
                                  check["int8_images_per_sec"] / check["fp32_images_per_sec"], check["batch_size"]))
 
 
+def cmd_interpret(args):
+    import os
+
+    from ..evaluate.interpret import interpret_run
+    from ..experiments.interpretation import write_interpretation
+    result = interpret_run(args.model_dir, options.contexts(args), data_dir=args.data_dir, split=args.split,
+                           top=args.top, suspect_threshold=args.suspect_threshold, batch_size=args.batch_size,
+                           skip_bad_images=args.skip_bad_images)
+    out = args.out or os.path.join(args.model_dir, "interpret")
+    config = json.load(open(os.path.join(args.model_dir, "config.json")))
+    write_interpretation(result, out, config["image_size"])
+    print("{} images of the {} split, accuracy {:.4f}; written to {}".format(result["images"], args.split,
+                                                                           result["accuracy"], out))
+    for true, predicted, count in result["most_confused"][:5]:
+        print("  {} taken for {}: {}".format(true, predicted, count))
+    print("{} training image(s) the model calls another class with probability >= {:g}: {}".format(
+        len(result["suspects"]), args.suspect_threshold, os.path.join(out, "suspect_labels.csv")))
+
+
 def cmd_zeroshot(args):
     from ..evaluate.zeroshot import zeroshot
     from ..models.zoo import pretrained_net
@@ -115,6 +135,26 @@ def add_commands(sub):
     options.add_skip_bad_images(p)
     options.add_devices(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "interpret", help="what a trained model gets wrong: confusion, top losses, suspect labels",
+        description="Score a run's test split and its training images with the final model and write into "
+                    "--out: confusion.png, top_losses.png (the worst images with what the model said), "
+                    "interpret.json (every figure, the most-confused pairs) and suspect_labels.csv (training "
+                    "images the model confidently calls another class: a wrong label or a stray photo?).")
+    p.add_argument("--model-dir", required=True, metavar="RUN", help="a `hotdog train` output folder")
+    p.add_argument("--out", metavar="DIR", help="default: RUN/interpret (replaced if it exists)")
+    p.add_argument("--data-dir", metavar="DIR", help="dataset to look at; default: the one it was trained on")
+    p.add_argument("--split", default="test", choices=["train", "test"], help="for the confusion and the top "
+                   "losses; default: %(default)s")
+    p.add_argument("--top", type=int, default=16, metavar="N", help="images in the top-losses grid; default: %(default)s")
+    p.add_argument("--suspect-threshold", type=float, default=0.9, metavar="P",
+                   help="a training image is suspect when the model gives another class at least P; default: "
+                        "%(default)s")
+    p.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")
+    options.add_skip_bad_images(p)
+    options.add_devices(p)
+    p.set_defaults(func=cmd_interpret)
 
     p = sub.add_parser("predict", help="classify images with a trained model",
                        description="Print each image's label and probability (tab-separated), preprocessed like "
