@@ -1,6 +1,7 @@
 """compare, two-stage training and the offline demo, at tiny sizes."""
 import json
 import os
+import re
 from dataclasses import replace
 
 import mxnet as mx
@@ -17,7 +18,7 @@ from hotdog.train.config import TrainConfig
 from hotdog.train.recipes import run_strategy
 
 RESULT_KEYS = {"name", "status", "error", "lr", "out_dir", "final_test_acc", "final_test_ci", "test_images",
-               "best_val_epoch", "best_val_loss", "test_acc_at_best_val", "per_class_recall", "vs_first", "seeds",
+               "best_val_epoch", "best_val_loss", "test_acc_at_best_val", "per_class_recall", "confusion", "vs_first", "seeds",
                "mean_test_acc", "sd_test_acc", "final_train_loss", "total_seconds", "train_images_per_sec",
                "stage2_epoch", "history"}
 
@@ -56,6 +57,10 @@ def test_compare_writes_results_table_and_plots(tiny_data, pretrained, tmp_path,
     assert [row["lr"] for row in saved["strategies"]] == [0.01, 0.1]  # the chapter's learning rates
     markdown = (tmp_path / "results.md").read_text()
     assert "| strategy | test acc | 95% interval |" in markdown and "| finetune |" in markdown and "| scratch |" in markdown
+    report = (tmp_path / "report.html").read_text()
+    assert "finetune" in report and "scratch" in report and "95% interval" in report
+    assert report.count('src="data:image/png;base64,') == 3  # curves, attention, samples: one self-contained file
+    assert not re.search(r'(?:src|href)="(?!data:)', report)  # nothing to fetch
     for png in ("curves.png", "samples.png", "attention.png"):
         assert_png(os.path.join(out, png))
     assert "95% interval" in hotdog_log.text and "exact McNemar" in hotdog_log.text
@@ -164,3 +169,24 @@ def test_compare_without_data_or_network_points_to_the_demo(free_port, tmp_path,
     assert cli.main(["compare", "--data-dir", str(tmp_path / "data"), "-q"]) == 1
     err = capsys.readouterr().err
     assert "connection refused" in err and "hotdog compare --demo" in err
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="headless Chromium is not installed "
+                    "(apt-get install chromium): the report's browser check did not run")
+def test_the_report_renders_in_a_real_browser(tiny_data, pretrained, tmp_path):
+    import subprocess
+
+    from PIL import Image
+    out = str(tmp_path / "c")
+    compare(["finetune", "scratch"], base_config(tiny_data), out, [mx.cpu()], pretrained=pretrained, quiet=True)
+    shot = str(tmp_path / "report.png")
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--user-data-dir=" + str(tmp_path / "profile"), "--window-size=1100,1800",
+                    "--screenshot=" + shot, "file://" + os.path.join(out, "report.html")],
+                   capture_output=True, timeout=120, check=True)
+    with Image.open(shot) as image:  # the page drew its pictures: many colours, not a blank or broken page
+        assert image.size == (1100, 1800) and len(image.convert("RGB").getcolors(1 << 20) or []) > 1000

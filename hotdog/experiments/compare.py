@@ -24,6 +24,7 @@ over epochs of the *test* accuracy, which chose on the test set: they are gone):
          "test_images": 1000,
          "best_val_epoch": 4, "best_val_loss": 0.18, "test_acc_at_best_val": 0.935,
          "per_class_recall": {"hotdog": 0.95, "not-hotdog": 0.93},
+         "confusion": [[380, 20], [28, 372]],  # the final model on the test set, rows: true class
          "vs_first": null,                     # the others: {"against": "finetune", "only_first": 31,
                                                #   "only_this": 9, "p_value": 0.0006, "significant": true}
          "seeds": [{"seed": 0, "final_test_acc": 0.94, "test_acc_at_best_val": 0.935, "out_dir": ...}],
@@ -39,7 +40,8 @@ over epochs of the *test* accuracy, which chose on the test set: they are gone):
 
 The paired test (exact McNemar) compares each strategy's final model with the first strategy's on the same
 test images, from the first seed's runs. ``OUT/results.md`` is the table in Markdown, ``OUT/curves.png``
-the learning curves (validation and test) and ``OUT/samples.png`` the chapter's picture of the data.
+the learning curves (validation and test), ``OUT/samples.png`` the chapter's picture of the data,
+``OUT/attention.png`` the Grad-CAM grid, and ``OUT/report.html`` all of it on one self-contained page.
 """
 import datetime
 import logging
@@ -94,6 +96,8 @@ def _run_summary(seed, config, result, seconds, out_dir):
         "best_val_epoch": best["epoch"], "best_val_loss": best["val_loss"], "test_acc_at_best_val": best["test_acc"],
         "per_class_recall": {cls: float(correct[labels == i].mean()) if (labels == i).any() else None
                              for i, cls in enumerate(result["classes"])},
+        "confusion": [[int(((labels == t) & (predicted == p)).sum()) for p in range(len(result["classes"]))]
+                      for t in range(len(result["classes"]))],
         "final_train_loss": history[-1]["train_loss"], "total_seconds": seconds,
         "train_images_per_sec": images / train_seconds if train_seconds else float("nan"),
         "stage2_epoch": result.get("stage2_epoch"),
@@ -105,6 +109,7 @@ def _strategy_row(name, runs):
     first = runs[0]
     row = {key: first[key] for key in ("lr", "out_dir", "final_test_acc", "final_test_ci", "test_images",
                                        "best_val_epoch", "best_val_loss", "test_acc_at_best_val", "per_class_recall",
+                                       "confusion",
                                        "final_train_loss", "total_seconds", "train_images_per_sec", "stage2_epoch",
                                        "history")}
     mean, sd = mean_sd([run["final_test_acc"] for run in runs])

@@ -81,5 +81,5 @@ def save_curves(results, out):
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     if results.get("synthetic"):
-        fig.suptitle("synthetic data and synthetic pretraining (offline demo)", fontsize=9)
+        fig.suptitle("synthetic data and synthetic pretraining (offline demo)", fontsize=9, y=1.03)
     return save_figure(fig, out)
