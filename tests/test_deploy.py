@@ -133,3 +133,31 @@ def test_interpret_refuses_a_broken_folder_and_writes_nothing(run_dir, tiny_data
     assert cli.main(["interpret", "--model-dir", run_dir, "--data-dir", data, "--out", out]) == 1
     err = capsys.readouterr().err
     assert "1000.png" in err and "Traceback" not in err and not os.path.exists(out)
+
+
+def test_predict_in_batches_with_tta_and_in_csv_or_json(run_dir, tiny_data, tmp_path, capsys):
+    from PIL import Image
+    test_dir = os.path.join(tiny_data, "hotdog", "test")
+    one = probabilities(predict_images([test_dir], run_dir, [mx.cpu()], batch_size=1))
+    batched = probabilities(predict_images([test_dir], run_dir, [mx.cpu()], batch_size=3))  # 3 + 3 + 2
+    assert one.keys() == batched.keys()
+    for path, (label, probability) in one.items():
+        assert batched[path][0] == label and batched[path][1] == pytest.approx(probability, abs=1e-5)
+    # TTA averages the image and its mirror: a left-right symmetric image gets the same answer, and a
+    # photo and its mirror get the same (averaged) answer.
+    photo = Image.open(os.path.join(test_dir, "hotdog", "1000.png")).convert("RGB")
+    photo.save(str(tmp_path / "a.png"))
+    photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(str(tmp_path / "b.png"))
+    both = {os.path.basename(r["path"]): r["probabilities"] for r in
+            predict_images([str(tmp_path / "*.png")], run_dir, [mx.cpu()], tta=True)}
+    for cls in both["a.png"]:
+        assert both["a.png"][cls] == pytest.approx(both["b.png"][cls], abs=1e-5)
+    capsys.readouterr()
+    assert cli.main(["predict", test_dir, "--model-dir", run_dir, "--format", "json"]) == 0
+    answers = json.loads(capsys.readouterr().out)
+    assert len(answers) == 8 and set(answers[0]["probabilities"]) == {"hotdog", "not-hotdog"}
+    assert cli.main(["predict", test_dir, "--model-dir", run_dir, "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0] == "path,label,probability,p_hotdog,p_not-hotdog" and len(rows) == 9
+    assert cli.main(["predict", test_dir, "--model-dir", run_dir, "--batch-size", "0"]) == 1
+    assert "--batch-size must be at least 1" in capsys.readouterr().err

@@ -7,19 +7,35 @@ from . import options
 
 
 def cmd_predict(args):
+    import csv
+
     from ..evaluate.inference import predict_images
-    results = predict_images(args.images, args.model_dir, options.contexts(args), explain_dir=args.explain)
-    failed = 0
-    for r in results:
-        if "error" in r:
-            failed += 1
-            print("{}\terror: {}".format(r["path"], r["detail"]), file=sys.stderr)
-        else:
+    if args.batch_size < 1:
+        raise HotdogError("--batch-size must be at least 1 (got {})".format(args.batch_size))
+    results = predict_images(args.images, args.model_dir, options.contexts(args), explain_dir=args.explain,
+                             batch_size=args.batch_size, tta=args.tta)
+    failed = [r for r in results if "error" in r]
+    answered = [r for r in results if "error" not in r]
+    for r in failed:
+        print("{}\terror: {}".format(r["path"], r["detail"]), file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps(answered, indent=2))
+    elif args.format == "csv":
+        classes = list(answered[0]["probabilities"]) if answered else []
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["path", "label", "probability"] + ["p_" + c for c in classes] +
+                        (["explanation"] if args.explain else []))
+        for r in answered:
+            writer.writerow([r["path"], r["label"], "{:.6f}".format(r["probability"])] +
+                            ["{:.6f}".format(r["probabilities"][c]) for c in classes] +
+                            ([r["explanation"]] if args.explain else []))
+    else:
+        for r in answered:
             print("{}\t{}\t{:.4f}{}".format(r["path"], r["label"], r["probability"],
                                              "\t" + r["explanation"] if "explanation" in r else ""))
     if failed:
         raise HotdogError("{} of {} file(s) could not be read as images (named above); the others were "
-                          "answered".format(failed, len(results)))
+                          "answered".format(len(failed), len(results)))
 
 
 def cmd_evaluate(args):
@@ -165,6 +181,12 @@ def add_commands(sub):
                         "such as 'photos/**/*.jpg' (quoted, so that the shell leaves them alone)")
     p.add_argument("--model-dir", required=True, metavar="DIR",
                    help="a `hotdog train` output folder, or a `hotdog export` folder")
+    p.add_argument("--batch-size", type=int, default=32, help="images per forward pass; default: %(default)s")
+    p.add_argument("--format", default="tsv", choices=["tsv", "csv", "json"],
+                   help="tsv: path, label, probability a line (the default); csv: with every class's probability "
+                        "and a header; json: a list of answers with every class's probability")
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: also look at each image mirrored left-right and average the two")
     p.add_argument("--explain", metavar="DIR",
                    help="also write a Grad-CAM overlay per answered image into DIR (where the net looked: red), "
                         "its path printed after the probability; run folders only")

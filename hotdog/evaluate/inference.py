@@ -68,54 +68,81 @@ def class_probabilities(net, transform, image, ctx):
     return mx.nd.softmax(net(x))[0].asnumpy()
 
 
-def predict_images(patterns, model_dir, ctx, explain_dir=None):
+def predict_images(patterns, model_dir, ctx, explain_dir=None, batch_size=32, tta=False):
     """One dict per image file (see ``expand_image_paths``): ``label``, its ``probability`` and every class's
     ``probabilities`` ({class: p}), or ``error`` (the reason, e.g. "truncated") and ``detail`` for a file
     that cannot be used. Every readable file is answered, whatever the others hold. ``model_dir``: a run
     folder, or an export folder (``hotdog export``), whose own preprocessing rule is then used.
-    ``explain_dir`` (run folders): also write each answered image's Grad-CAM overlay there
-    (``explanation``: its path)."""
+
+    ``batch_size``: images per forward pass. ``tta``: also look at each image mirrored left-right and
+    average the two probabilities (test-time augmentation). ``explain_dir`` (run folders): also write each
+    answered image's Grad-CAM overlay there (``explanation``: its path)."""
     if is_export_folder(model_dir):
         if explain_dir:
             raise HotdogError("Grad-CAM needs the net's layers, which an export folder no longer has apart: "
                               "explain with the run folder it was exported from ({})".format(
                                   export.read_export_info(model_dir).get("source_run", "see its export.json")))
-        classify = _export_classifier(model_dir, ctx)
+        classify = _export_classifier(model_dir, ctx, tta)
     else:
-        classify = _run_classifier(model_dir, ctx, explain_dir)
-    results = []
+        classify = _run_classifier(model_dir, ctx, explain_dir, tta)
+    results, pending = [], []  # pending: (index in results, file name for --explain, decoded image)
+
+    def flush():
+        answers = classify([image for _, _, image in pending], [name for _, name, _ in pending])
+        for (index, _, _), answer in zip(pending, answers):
+            results[index] = dict(answer, path=results[index]["path"])
+        pending.clear()
+
     for number, path in enumerate(expand_image_paths(patterns), start=1):
         try:
             image = decode_image(path)
         except UnreadableImage as exc:
             results.append({"path": path, "error": exc.reason, "detail": str(exc)})
             continue
-        name = "{:04d}-{}".format(number, os.path.splitext(os.path.basename(path))[0])
-        results.append(dict(classify(image, name), path=path))
+        results.append({"path": path})
+        pending.append((len(results) - 1, "{:04d}-{}".format(number, os.path.splitext(os.path.basename(path))[0]),
+                        image))
+        if len(pending) >= max(1, batch_size):
+            flush()
+    if pending:
+        flush()
     return results
 
 
-def _run_classifier(model_dir, ctx, explain_dir=None):
-    """uint8 HxWx3 image -> {label, probability, probabilities[, explanation]}, with a run folder's net and
-    the test transform (with --explain, in two steps, the crop then the tensor, so that Grad-CAM draws on
-    the very crop the net saw; the pixels are the same either way)."""
+def _answers(classes, probabilities):
+    return [{"label": classes[int(np.argmax(p))], "probability": float(np.max(p)),
+             "probabilities": {cls: float(v) for cls, v in zip(classes, p)}} for p in probabilities]
+
+
+def _run_classifier(model_dir, ctx, explain_dir=None, tta=False):
+    """[uint8 HxWx3 image] -> [{label, probability, probabilities[, explanation]}], with a run folder's net
+    and the test transform, one forward pass for the batch (with --explain, image by image, the crop then
+    the tensor, so that Grad-CAM draws on the very crop the net saw; the pixels are the same either way)."""
     net, config = load_trained(model_dir, ctx)
-    size, to_tensor, transform = config["image_size"], tensor_transform(), test_transform(config["image_size"])
+    classes, size = config["classes"], config["image_size"]
+    to_tensor, transform = tensor_transform(), test_transform(size)
     if explain_dir:
         os.makedirs(explain_dir, exist_ok=True)
 
-    def classify(image, name):
-        answer = {}
-        if explain_dir:  # Grad-CAM draws on the crop the net sees: Resize(R) + CenterCrop(S), then the tensor
+    def probabilities(x):
+        probs = mx.nd.softmax(net(x))
+        if tta:  # the mirror image too (width is the last axis of NCHW)
+            probs = (probs + mx.nd.softmax(net(x.flip(axis=3)))) / 2
+        return probs.asnumpy()
+
+    def classify(images, names):
+        if not explain_dir:
+            x = mx.nd.stack(*[transform(mx.nd.array(image, dtype="uint8")) for image in images]).as_in_context(ctx[0])
+            return _answers(classes, probabilities(x))
+        answers = []
+        for image, name in zip(images, names):
             crop = export.preprocess_image(image, size)
             x = to_tensor(mx.nd.array(crop, dtype="uint8")).expand_dims(axis=0).as_in_context(ctx[0])
-            heat, best, probs = grad_cam(net, x)
+            heat, _, _ = grad_cam(net, x)
+            answer = _answers(classes, probabilities(x))[0]
             answer["explanation"] = save_image(overlay(crop, heat), os.path.join(explain_dir, name + ".gradcam.png"))
-        else:
-            probs = class_probabilities(net, transform, image, ctx[0])
-            best = int(np.argmax(probs))
-        return dict(answer, label=config["classes"][best], probability=float(probs[best]),
-                    probabilities={cls: float(p) for cls, p in zip(config["classes"], probs)})
+            answers.append(answer)
+        return answers
     return classify
 
 
@@ -124,15 +151,16 @@ def save_image(pixels, path):
     return atomic_save(lambda tmp: Image.fromarray(pixels).save(tmp, format="PNG"), path)
 
 
-def _export_classifier(folder, ctx):
+def _export_classifier(folder, ctx, tta=False):
     """The same for an export folder: its graph holds the normalisation and the softmax."""
     predictor = export.load_any(folder, ctx[0])
 
-    def classify(image, name):
-        probs = predictor(export.preprocess_image(image, predictor.image_size))[0]
-        best = int(np.argmax(probs))
-        return {"label": predictor.labels[best], "probability": float(probs[best]),
-                "probabilities": {cls: float(p) for cls, p in zip(predictor.labels, probs)}}
+    def classify(images, names):
+        batch = np.stack([export.preprocess_image(image, predictor.image_size) for image in images])
+        probs = predictor(batch)
+        if tta:  # the mirror image too (width is axis 2 of NHWC)
+            probs = (probs + predictor(np.ascontiguousarray(batch[:, :, ::-1]))) / 2
+        return _answers(predictor.labels, probs)
     return classify
 
 
