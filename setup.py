@@ -40,7 +40,7 @@ setup(
         "mxnet==1.9.1",
         "numpy>=1.17,<1.24",
         "gluoncv>=0.10.5",
-        "matplotlib>=3.3",
+        "matplotlib>=3.5",  # matplotlib.colormaps (Grad-CAM overlays); Figure-only drawing
         "tqdm>=4.50",
         "requests>=2.20",
         "Pillow>=9.1",  # Image.Transpose and ExifTags.Base (careful decoding, data/images.py)
