@@ -84,8 +84,7 @@ def cmd_interpret(args):
                            top=args.top, suspect_threshold=args.suspect_threshold, batch_size=args.batch_size,
                            skip_bad_images=args.skip_bad_images)
     out = args.out or os.path.join(args.model_dir, "interpret")
-    config = json.load(open(os.path.join(args.model_dir, "config.json")))
-    write_interpretation(result, out, config["image_size"])
+    write_interpretation(result, out, result["image_size"])
     print("{} images of the {} split, accuracy {:.4f}; written to {}".format(result["images"], args.split,
                                                                            result["accuracy"], out))
     for true, predicted, count in result["most_confused"][:5]:

@@ -47,7 +47,7 @@ def interpret_run(model_dir, ctx, data_dir=None, split="test", top=16, suspect_t
     suspects = [i for i in np.argsort(-confident, kind="stable")
                 if train_predicted[i] != train_labels[i] and confident[i] >= suspect_threshold]
     return {
-        "classes": list(classes), "split": split, "images": int(len(labels)),
+        "classes": list(classes), "image_size": size, "split": split, "images": int(len(labels)),
         "accuracy": float((predicted == labels).mean()) if len(labels) else float("nan"),
         "confusion": confusion.tolist(),
         "top_losses": [{"path": paths[i], "true": classes[labels[i]], "predicted": classes[predicted[i]],
