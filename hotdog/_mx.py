@@ -47,11 +47,6 @@ def init_kvstore_now(trainer):
     mx.nd.waitall()
 
 
-def loader_dataset(loader):
-    """The dataset behind a Gluon DataLoader (it keeps it as ``_dataset`` only)."""
-    return loader._dataset
-
-
 def running_stat_params(net):
     """BatchNorm's running mean and variance: the parameters that change without a gradient.
 

@@ -149,7 +149,40 @@ def test_demo_at_reduced_size_and_its_cache(tmp_path, hotdog_log):
     assert "using the cached source-pretrained" in hotdog_log.text
     # A changed setting is a different cache entry.
     run_demo(str(tmp_path / "other"), [mx.cpu()], settings=replace(settings, pretrain_epochs=2), root=root, quiet=True)
-    assert len([n for n in os.listdir(root) if n.endswith(".params")]) == 2
+    finished = [n for n in os.listdir(root) if os.path.exists(os.path.join(root, n, "model.params"))]
+    assert len(finished) == 2 and all(n.startswith("source-resnet18_v2-") for n in finished)
+    # The pretraining is an ordinary run: its config and history are there to read.
+    saved = json.loads(open(os.path.join(root, finished[0], "config.json")).read())
+    assert saved["strategy"] == "scratch" and saved["train"]["crop_scale"] == [0.3, 1.0] and len(saved["classes"]) > 2
+
+
+def test_an_interrupted_source_pretraining_resumes(tmp_path, monkeypatch):
+    import hotdog.experiments.demo as demo
+    from hotdog.train.hooks import Hook
+    from hotdog.train.loop import default_hooks
+
+    class Interrupt(Hook):
+        def on_epoch_end(self, run, record):
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C after the first epoch was saved
+
+    def interrupted_train(config, out_dir, contexts, **kwargs):
+        return train(config, out_dir, contexts, hooks=default_hooks(config, quiet=True) + [Interrupt()], **kwargs)
+
+    train = demo.train
+    settings = DemoSettings(**dict(SMOKE_SETTINGS, pretrain_epochs=2))
+    root = str(tmp_path / "root")
+    monkeypatch.setattr(demo, "train", interrupted_train)
+    with pytest.raises(KeyboardInterrupt):
+        demo.pretrain_on_source(settings, [mx.cpu()], root=root, quiet=True)
+    run_dir = demo.source_run_dir(settings, root)
+    assert not os.path.exists(os.path.join(run_dir, "model.params"))
+    first = json.loads(open(os.path.join(run_dir, "history.json")).read())
+    assert [h["epoch"] for h in first] == [1]
+    monkeypatch.setattr(demo, "train", train)
+    net = demo.pretrain_on_source(settings, [mx.cpu()], root=root, quiet=True)
+    history = json.loads(open(os.path.join(run_dir, "history.json")).read())
+    assert [h["epoch"] for h in history] == [1, 2] and history[0] == first[0]  # epoch 1 kept, not redone
+    assert os.path.exists(os.path.join(run_dir, "model.params")) and net is not None
 
 
 def test_cli_demo_with_hotdog_init(tmp_path):

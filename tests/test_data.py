@@ -1,5 +1,6 @@
 """The chapter's datasets, transforms, loaders, the synthetic generator and `hotdog show`."""
 import os
+import random
 
 import mxnet as mx
 import numpy as np
@@ -15,6 +16,7 @@ from hotdog.data.pipeline import load_datasets, make_loader
 from hotdog.data.synthetic import make_synthetic_hotdog
 from hotdog.data.transforms import MEAN, STD
 from hotdog.errors import HotdogError
+from hotdog.train.optim import seed_everything
 
 
 def test_label_order_is_sorted_folder_names():
@@ -119,3 +121,42 @@ def test_show_writes_a_png(tiny_data, tmp_path):
     with Image.open(out) as im:
         assert im.format == "PNG" and im.size[0] > im.size[1] > 50
     assert not [n for n in os.listdir(tmp_path / "grid") if n != "samples.png"]
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_loaders_normalise_a_batch_at_once_with_the_per_image_numbers(tiny_data, cache):
+    # The loader runs ToTensor/Normalize once per batch; indexing the dataset runs them per image. With the
+    # same random draws (crops, flips), both must give exactly the same tensors.
+    train, test = load_datasets(tiny_data, image_size=32, cache=cache, quiet=True)
+    for dataset in (train, test):
+        seed_everything(7)
+        batches = list(make_loader(dataset, 5))
+        seed_everything(7)
+        items = [dataset[i] for i in range(len(dataset))]
+        assert [x.shape[0] for x, _ in batches] == [5] * (len(dataset) // 5) + [len(dataset) % 5] * bool(len(dataset) % 5)
+        got = np.concatenate([x.asnumpy() for x, _ in batches])
+        expected = np.stack([x.asnumpy() for x, _ in items])
+        assert got.dtype == np.float32 and got.shape == (len(dataset), 3, 32, 32)
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(np.concatenate([y.asnumpy() for _, y in batches]), [y for _, y in items])
+
+
+def test_the_training_crop_draws_gluons_boxes_and_flips_half_the_time():
+    image = np.random.RandomState(0).randint(0, 256, (90, 130, 3)).astype(np.uint8)
+    crop = transforms.CropAndFlip(48, (0.08, 1.0))
+    for seed in range(20):
+        random.seed(seed)
+        _, expected = mx.image.random_size_crop(mx.nd.array(image, dtype="uint8"), (48, 48), (0.08, 1.0),
+                                                (3 / 4, 4 / 3))
+        random.seed(seed)
+        assert crop.box(130, 90) == expected
+    assert transforms.CropAndFlip(48, (0.9, 1.0)).box(20, 30) == (0, 5, 20, 20)  # too small: the centre square
+    random.seed(0)
+    outputs = [crop(image) for _ in range(200)]
+    assert all(o.shape == (48, 48, 3) and o.dtype == np.uint8 for o in outputs)
+    # A whole-image crop (no resize) is the image itself or its mirror, about half the time each.
+    square = image[:60, :60]
+    whole = transforms.CropAndFlip(60, (1.0, 1.0), ratio=(1.0, 1.0))
+    outs = [whole(square) for _ in range(200)]
+    flipped = sum((o == square[:, ::-1]).all() for o in outs)
+    assert sum((o == square).all() for o in outs) + flipped == 200 and 70 < flipped < 130

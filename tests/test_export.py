@@ -354,3 +354,15 @@ def test_predictor_rejects_unprepared_images(mxnet_export):
         predictor(np.zeros((1, 2 * S, 2 * S, 3), np.uint8))
     with pytest.raises(HotdogError, match="load_exported"):
         export.load_onnx(mxnet_export)
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ("fpu sse2 avx avx2 fma", "Some CPU: AVX2, no VNNI"),
+    ("avx2 avx512f avx512_vnni", "Some CPU: AVX-512, VNNI (avx512_vnni)"),
+    ("avx2 avx_vnni", "Some CPU: AVX2, VNNI (avx_vnni)"),
+])
+def test_the_inference_benchmark_names_the_cpus_int8_instructions(tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {}\n\nprocessor\t: 1\n".format(flags))
+    assert export.cpu_int8_support(str(cpuinfo)) == expected
+    assert export.cpu_int8_support(str(tmp_path / "missing")) is None

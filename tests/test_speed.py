@@ -36,7 +36,7 @@ def test_cache_miss_then_hit(fresh_data):
     again, hit = cached_split(fresh_data, "train", 32, quiet=True)
     assert hit and cache_folders(fresh_data) == built  # read from the same folder, nothing new built
     for i in range(len(dataset)):
-        assert (dataset[i][0].asnumpy() == again[i][0].asnumpy()).all() and dataset[i][1] == again[i][1]
+        assert (dataset[i][0] == again[i][0]).all() and dataset[i][1] == again[i][1]
 
 
 def test_cache_is_invalidated_by_changed_data_or_size(fresh_data):
@@ -55,7 +55,7 @@ def test_cache_is_invalidated_by_changed_data_or_size(fresh_data):
     raw = load_split(fresh_data, "test")
     squashed = mx.image.imresize(raw[index][0], 37, 37)  # round(32 * 256 / 224) = 37
     expected = mx.image.center_crop(squashed, (32, 32))[0].asnumpy()
-    assert (dataset[index][0].asnumpy() == expected).all()
+    assert (dataset[index][0] == expected).all()
 
 
 def test_cached_test_tensors_equal_the_uncached_ones(fresh_data):
@@ -117,13 +117,32 @@ def test_cached_strategy_resumes(tiny_data, pretrained_params, tmp_path):
 def test_bench_command_runs_at_a_tiny_size(tmp_path, capsys):
     md = str(tmp_path / "bench.md")
     code = cli.main(["bench", "--sizes", "32", "--n-train", "4", "--n-test", "2", "--batch-size", "4",
-                     "--seconds", "0.2", "--variants", "files:0,cache:0", "--markdown", md])
+                     "--seconds", "0.2", "--variants", "files:0,cache:0", "--small-images", "12", "--markdown", md])
     assert code == 0
     table = open(md).read()
     assert "ceiling" in table and "end-to-end: decode-once cache" in table
     assert "`cached` epoch trains" in table
     rows = [line for line in table.splitlines() if line.startswith("| 32 |")]
-    assert len(rows) == 5  # ceiling + (pipeline, end-to-end) x 2 variants
-    for line in rows:
+    assert len(rows) == 5 + 3  # ceiling + (pipeline, end-to-end) x 2 variants; small run x 2, predict
+    for line in rows[:5]:
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert float(cells[2]) > 0 and float(cells[4]) > 0
+    small_pass, small_epoch, predict = rows[5:]
+    assert "12-image folder, epoch 2: training pass" in small_pass and float(small_pass.split("|")[4]) > 0
+    assert "the whole epoch" in small_epoch and float(small_epoch.split("|")[4]) > 0
+    assert "predict on image files" in predict and float(predict.split("|")[3]) > 0
+
+
+def test_bench_demo_times_every_phase_against_its_own_ceiling(tmp_path, capsys):
+    md, js = str(tmp_path / "demo.md"), str(tmp_path / "demo.json")
+    code = cli.main(["bench", "--demo", "--demo-size", "tiny", "--seconds", "0.2", "--markdown", md, "--json", js])
+    assert code == 0
+    report = json.loads(open(js).read())
+    names = [p["phase"] for p in report["phases"]]
+    assert names[0].startswith("source pretraining (batch 16, adam)") and names[1:] == ["finetune (batch 8)",
+                                                                                      "scratch (batch 8)"]
+    for phase in report["phases"]:
+        assert phase["train_rate"] > 0 and phase["train_ceiling"] > 0 and phase["ideal_seconds"] > 0
+    assert report["wall_seconds"] > report["ideal_seconds"] > 0  # generation and set-up are not free
+    table = open(md).read()
+    assert "| source pretraining" in table and "The whole demo took" in table

@@ -82,6 +82,9 @@ def cmd_bench(args):
     if args.inference:
         _bench_inference(args)
         return
+    if args.demo:
+        _bench_demo(args)
+        return
     from .._io import atomic_write_bytes
     from ..experiments.bench import markdown_table, run_bench
     variants = []
@@ -96,7 +99,8 @@ def cmd_bench(args):
         raise HotdogError("--sizes takes image sizes separated by commas, e.g. 224,64 (got {!r})".format(args.sizes)) from None
     rows = run_bench(data_dir=args.data_dir, sizes=sizes, batch_size=args.batch_size, model=args.model,
                      variants=variants, n_train=args.n_train, n_test=args.n_test, contexts=options.contexts(args),
-                     min_seconds=args.seconds, say=print, skip_bad_images=args.skip_bad_images)
+                     min_seconds=args.seconds, say=print, skip_bad_images=args.skip_bad_images,
+                     small_images=args.small_images)
     table = markdown_table(rows)
     print("\n" + table)
     if args.markdown:
@@ -105,12 +109,36 @@ def cmd_bench(args):
         atomic_write_bytes(args.json, json.dumps(rows, indent=2).encode("utf-8"))
 
 
+def _bench_demo(args):
+    """The offline demo from an empty cache, phase by phase, against the ceilings of its batch sizes."""
+    import tempfile
+    from dataclasses import replace
+
+    from .._io import atomic_write_bytes
+    from ..experiments.bench import demo_phases, demo_table
+    from ..experiments.demo import SMOKE_SETTINGS, DemoSettings
+    settings = DemoSettings(model=args.model)
+    if args.demo_size == "tiny":
+        settings = replace(settings, **SMOKE_SETTINGS)
+    with tempfile.TemporaryDirectory(prefix="hotdog-bench-demo-out-") as out:
+        report = demo_phases(settings, options.contexts(args), out, min_seconds=args.seconds / 2, say=print)
+    table = demo_table(report)
+    print("\n" + table)
+    if args.markdown:
+        atomic_write_bytes(args.markdown, (table + "\n").encode("utf-8"))
+    if args.json:
+        atomic_write_bytes(args.json, json.dumps(report, indent=2).encode("utf-8"))
+
+
 def _bench_inference(args):
     """The three inference engines (MXNet float32, MXNet int8, onnxruntime) on one net, in one run."""
     import json
 
     from .._io import atomic_write_bytes
-    from ..models.export import benchmark_inference
+    from ..models.export import benchmark_inference, cpu_int8_support
+    cpu = cpu_int8_support()
+    if cpu:
+        print("CPU: {} (int8 gains most with VNNI)".format(cpu))
     sizes = [int(x) for x in options.split_list(args.sizes)] if args.sizes != "224,64" else [224]
     for size in sizes:
         print("resnet18_v2 inference at {} px, batch 32, uint8 images in, probabilities out ({} cores, "
@@ -193,6 +221,11 @@ def add_commands(sub):
     p.add_argument("--inference", action="store_true",
                    help="instead: inference speed of MXNet float32, MXNet int8 and onnxruntime, batch 32, as "
                         "ratios of float32 in one run (at 224 px unless --sizes is given)")
+    p.add_argument("--demo", action="store_true",
+                   help="instead: the offline demo (`compare --demo`) from an empty cache, timed whole and phase by "
+                        "phase against the ceilings of its own batch sizes and optimizers")
+    p.add_argument("--demo-size", choices=("full", "tiny"), default="full",
+                   help="with --demo: tiny is a seconds-long smoke run; default: %(default)s")
     p.add_argument("--sizes", default="224,64", help="image sizes; default: %(default)s")
     p.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")
     p.add_argument("--variants", default="files:0,cache:0,cache:2", metavar="LIST",
@@ -200,6 +233,9 @@ def add_commands(sub):
                         "N data-loader workers; default: %(default)s")
     p.add_argument("--n-train", type=int, default=200, help="generated training images per class; default: %(default)s")
     p.add_argument("--n-test", type=int, default=80, help="generated test images per class; default: %(default)s")
+    p.add_argument("--small-images", type=int, default=200, metavar="N",
+                   help="training images of the generated small folder that the small-run row trains on for two "
+                        "epochs (a user's own folder is often this small); default: %(default)s")
     p.add_argument("--seconds", type=float, default=8.0, help="minimum timing per ceiling measurement; default: %(default)s")
     p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     p.add_argument("--json", metavar="FILE", help="also write every figure as JSON")

@@ -45,7 +45,7 @@ class DamagedCache(Exception):
 
 
 class CachedImages(Dataset):
-    """(uint8 HxWx3 NDArray, label) items from a cache folder, memory-mapped.
+    """(uint8 HxWx3 numpy array, label) items from a cache folder, memory-mapped.
 
     Opening checks that the index and the pixel file agree (a truncated or damaged cache is rebuilt by
     ``cached_split``, never read as wrong pixels).
@@ -75,8 +75,9 @@ class CachedImages(Dataset):
 
     def __getitem__(self, idx):
         start, stop = self._offsets[idx], self._offsets[idx + 1]
-        image = np.array(self._pixels[start:stop]).reshape(self._shapes[idx])
-        return mx.nd.array(image, dtype="uint8"), self._labels[idx]
+        # numpy, not an NDArray: making an NDArray waits for the engine (see transforms.py); the loader
+        # makes one per batch
+        return np.array(self._pixels[start:stop]).reshape(self._shapes[idx]), self._labels[idx]
 
 
 # How images are stored: "augment" keeps the short side at R (random crops follow, each epoch), "eval" is

@@ -12,8 +12,8 @@ from ..data.check import require_usable
 from ..data.folders import dataset_root, load_split
 from ..data.images import UnreadableImage, decode_image
 from ..data.layout import is_image_file
-from ..data.pipeline import make_loader
-from ..data.transforms import tensor_transform, test_transform
+from ..data.pipeline import evaluation_set, make_loader
+from ..data.transforms import tensor_transform, test_image_transform, to_normalized_tensor
 from ..errors import HotdogError
 from ..models import export
 from ..models.export import is_export_folder
@@ -120,7 +120,7 @@ def _run_classifier(model_dir, ctx, explain_dir=None, tta=False):
     the tensor, so that Grad-CAM draws on the very crop the net saw; the pixels are the same either way)."""
     net, config = load_trained(model_dir, ctx)
     classes, size = config["classes"], config["image_size"]
-    to_tensor, transform = tensor_transform(), test_transform(size)
+    to_tensor, centre_crop = tensor_transform(), test_image_transform(size)
     if explain_dir:
         os.makedirs(explain_dir, exist_ok=True)
 
@@ -132,7 +132,9 @@ def _run_classifier(model_dir, ctx, explain_dir=None, tta=False):
 
     def classify(images, names):
         if not explain_dir:
-            x = mx.nd.stack(*[transform(mx.nd.array(image, dtype="uint8")) for image in images]).as_in_context(ctx[0])
+            # the crop per image, ToTensor/Normalize once for the batch (transforms.py: the same numbers)
+            x = to_normalized_tensor(mx.nd.stack(*[centre_crop(image) for image in images]))
+            x = x.as_in_context(ctx[0])
             return _answers(classes, probabilities(x))
         answers = []
         for image, name in zip(images, names):
@@ -172,8 +174,7 @@ def evaluate_model(model_dir, ctx, data_dir=None, batch_size=64, num_workers=0, 
     net, config = load_trained(model_dir, ctx)
     data_dir = data_dir or config["data_dir"]
     exclude = require_usable(dataset_root(data_dir), config["image_size"], skip_bad_images)
-    dataset = load_split(data_dir, split, config["classes"], exclude).transform_first(
-        test_transform(config["image_size"]))
+    dataset = evaluation_set(load_split(data_dir, split, config["classes"], exclude), config["image_size"])
     probs, labels = predict_proba(net, make_loader(dataset, batch_size, num_workers=num_workers), ctx)
     report = classification_report(labels, probs.argmax(axis=1), num_classes=len(config["classes"]))
     report["classes"] = config["classes"]

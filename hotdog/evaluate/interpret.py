@@ -10,8 +10,7 @@ import numpy as np
 
 from ..data.check import require_usable
 from ..data.folders import dataset_root, load_split
-from ..data.pipeline import make_loader
-from ..data.transforms import test_transform
+from ..data.pipeline import evaluation_set, make_loader
 from .inference import load_trained
 from .metrics import classification_report, predict_proba
 
@@ -19,8 +18,7 @@ from .metrics import classification_report, predict_proba
 def _score(net, data_dir, split, classes, image_size, exclude, ctx, batch_size):
     """(paths, labels, probabilities) of a split, preprocessed as the test split is."""
     dataset = load_split(data_dir, split, classes, exclude)
-    probs, labels = predict_proba(net, make_loader(dataset.transform_first(test_transform(image_size)), batch_size),
-                                  ctx)
+    probs, labels = predict_proba(net, make_loader(evaluation_set(dataset, image_size), batch_size), ctx)
     return [path for path, _ in dataset.items], labels, probs
 
 

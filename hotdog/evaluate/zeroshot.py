@@ -4,8 +4,7 @@ import numpy as np
 
 from ..data.folders import load_split
 from ..data.layout import CLASSES, HOTDOG_LABEL, NOT_HOTDOG_LABEL
-from ..data.pipeline import make_loader
-from ..data.transforms import test_transform
+from ..data.pipeline import evaluation_set, make_loader
 from ..models.imagenet import HOTDOG_CLASS_NAME, class_index, class_name
 from .metrics import classification_report, predict_proba
 
@@ -19,7 +18,7 @@ def zeroshot(pretrained, data_dir, image_size=224, batch_size=64, ctx=None, imag
     plus the class used.
     """
     index = class_index(imagenet_class)
-    dataset = load_split(data_dir, split, CLASSES).transform_first(test_transform(image_size))  # hotdog data only
+    dataset = evaluation_set(load_split(data_dir, split, CLASSES), image_size)  # hotdog data only
     probs, labels = predict_proba(pretrained, make_loader(dataset, batch_size, num_workers=num_workers),
                                   ctx or [mx.cpu()])
     is_hotdog = probs.argmax(axis=1) == index if threshold is None else probs[:, index] >= threshold

@@ -13,17 +13,12 @@ The target's training set is kept small on purpose, as in the chapter (2,000 ima
 import hashlib
 import json
 import logging
-import math
 import os
 import time
 from dataclasses import asdict, dataclass
 
-import mxnet as mx
-from mxnet.gluon.model_zoo.vision import get_model
-
-from .._io import atomic_save, building
+from .._io import building
 from ..data.layout import default_data_dir
-from ..data.pipeline import load_datasets, make_loader
 from ..data.synthetic import (
     DEMO_KEY_LENGTH,
     DEMO_TARGET_PREFIX,
@@ -31,12 +26,9 @@ from ..data.synthetic import (
     make_image_folder,
     make_source_folder,
 )
-from ..models.backbones import get_backbone
 from ..models.zoo import pretrained_net
 from ..train.config import TrainConfig
-from ..train.hooks import TrainingDiverged
-from ..train.optim import make_trainer, seed_everything
-from ..train.step import evaluate_loss_acc, train_pass
+from ..train.loop import train
 from .compare import DEFAULT_STRATEGIES, compare
 
 log = logging.getLogger(__name__)
@@ -65,6 +57,8 @@ class DemoSettings:
     # The source pretraining is our stand-in for ImageNet training, which had its own recipe; a crop of at
     # least 30% of the image keeps the food in view at this small size. The target keeps the chapter's.
     pretrain_crop_scale: tuple = (0.3, 1.0)
+    pretrain_batch_size: int = 32
+    pretrain_val_fraction: float = 0.1
     epochs: int = 5
     batch_size: int = 16
     seed: int = 0
@@ -76,7 +70,7 @@ class DemoSettings:
 
 
 SMOKE_SETTINGS = dict(image_size=32, target_train=6, target_test=4, source_train=6, source_test=2,
-                      pretrain_epochs=1, epochs=1, batch_size=8)
+                      pretrain_epochs=1, pretrain_batch_size=16, epochs=1, batch_size=8)
 
 
 def _generate_once(folder, make):
@@ -100,48 +94,48 @@ def source_classes():
     return tuple(sorted(FOOD_KINDS))
 
 
-def pretrain_on_source(settings, contexts, root=None):
-    """The source-pretrained net (len(FOOD_KINDS) classes), trained now or loaded from the cache."""
+def source_run_dir(settings, root=None):
+    """The run folder of the source pretraining: its checkpoints, then its model.params once finished."""
+    key = settings.key("model", "image_size", "size_range", "source_train", "source_test", "seed", "pretrain_epochs",
+                       "pretrain_lr", "pretrain_optimizer", "pretrain_warmup", "pretrain_crop_scale",
+                       "pretrain_batch_size", "pretrain_val_fraction")
+    return os.path.join(root or demo_root(), "source-{}-{}".format(settings.model, key))
+
+
+def pretrain_config(settings, source_dir):
+    """The source pretraining as a training run: scratch, on the source folder, with its own recipe."""
+    return TrainConfig(strategy="scratch", model=settings.model, data_dir=source_dir, image_size=settings.image_size,
+                       crop_scale=list(settings.pretrain_crop_scale), optimizer=settings.pretrain_optimizer,
+                       lr=settings.pretrain_lr, momentum=0.9, wd=1e-4, warmup_epochs=settings.pretrain_warmup,
+                       lr_schedule="cosine", epochs=settings.pretrain_epochs, batch_size=settings.pretrain_batch_size,
+                       val_fraction=settings.pretrain_val_fraction, seed=settings.seed)
+
+
+def pretrain_on_source(settings, contexts, root=None, quiet=False):
+    """The source-pretrained net (len(FOOD_KINDS) classes), trained now or loaded from its finished run.
+
+    The pretraining is an ordinary ``train`` run (the decode-once cache, static memory, the folder check,
+    checkpoints), so it is as fast as any training run and an interrupted one resumes where it stopped.
+    """
     root = root or demo_root()
     classes = source_classes()
-    data_key = settings.key("size_range", "source_train", "source_test", "seed")
-    model_key = settings.key("model", "image_size", "size_range", "source_train", "source_test", "seed",
-                             "pretrain_epochs", "pretrain_lr", "pretrain_optimizer", "pretrain_warmup",
-                             "pretrain_crop_scale", "batch_size")
-    params = os.path.join(root, "source-{}-{}.params".format(settings.model, model_key))
-    if os.path.exists(params):
+    run_dir = source_run_dir(settings, root)
+    params = os.path.join(run_dir, "model.params")
+    if not os.path.exists(params):
+        data_key = settings.key("size_range", "source_train", "source_test", "seed")
+        source = os.path.join(root, "source-" + data_key)
+        _generate_once(source, lambda tmp: make_source_folder(
+            tmp, settings.source_train, settings.source_test, seed=settings.seed + 1, size_range=settings.size_range))
+        log.info("pretraining %s on the synthetic source task: %d classes, %d epochs", settings.model, len(classes),
+                 settings.pretrain_epochs)
+        tic = time.time()
+        # An interrupted pretraining left its checkpoints in run_dir: go on from the last one.
+        result = train(pretrain_config(settings, source), run_dir, contexts, resume=os.path.isdir(run_dir), quiet=quiet)
+        last = result["history"][-1]
+        log.info("  source test accuracy %.3f (%.0fs); kept in %s", last["test_acc"], time.time() - tic, run_dir)
+    else:
         log.info("using the cached source-pretrained %s (%s)", settings.model, params)
-        return pretrained_net(settings.model, params_file=params, ctx=contexts, classes=len(classes))
-
-    source = os.path.join(root, "source-" + data_key)
-    _generate_once(source, lambda tmp: make_source_folder(
-        tmp, settings.source_train, settings.source_test, seed=settings.seed + 1, size_range=settings.size_range))
-    train_set, test_set = load_datasets(source, settings.image_size, classes, settings.pretrain_crop_scale)
-    train_loader = make_loader(train_set, settings.batch_size * 2, shuffle=True)
-    test_loader = make_loader(test_set, settings.batch_size * 2)
-    config = TrainConfig(strategy="scratch", lr=settings.pretrain_lr, momentum=0.9, wd=1e-4,
-                         optimizer=settings.pretrain_optimizer, warmup_epochs=settings.pretrain_warmup,
-                         epochs=settings.pretrain_epochs, lr_schedule="cosine", batch_size=settings.batch_size * 2)
-    seed_everything(settings.seed)
-    net = get_model(get_backbone(settings.model).zoo_name, classes=len(classes))
-    net.initialize(mx.init.Xavier(), ctx=contexts)
-    net.hybridize()
-    trainer = make_trainer(net, config, contexts, len(train_loader))
-    loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
-    log.info("pretraining %s on the synthetic source task: %d classes, %d images, %d epochs", settings.model,
-             len(classes), len(train_set), settings.pretrain_epochs)
-    tic = time.time()
-    for epoch in range(1, settings.pretrain_epochs + 1):
-        seed_everything(settings.seed, epoch)
-        loss, acc, _ = train_pass(net, trainer, train_loader, contexts, loss_fn)
-        if not math.isfinite(loss):
-            raise TrainingDiverged("the demo's source pretraining diverged (loss {} in epoch {}); try another "
-                                   "seed".format(loss, epoch))
-        log.info("  source epoch %d/%d: loss %.3f, train acc %.3f", epoch, settings.pretrain_epochs, loss, acc)
-    _, test_acc = evaluate_loss_acc(net, test_loader, contexts, loss_fn)
-    log.info("  source test accuracy %.3f (%.0fs); cached as %s", test_acc, time.time() - tic, params)
-    atomic_save(net.save_parameters, params)
-    return net
+    return pretrained_net(settings.model, params_file=params, ctx=contexts, classes=len(classes))
 
 
 def run_demo(out_dir, contexts, strategies=DEFAULT_STRATEGIES, settings=None, root=None, lr_overrides=None,
@@ -157,7 +151,7 @@ def run_demo(out_dir, contexts, strategies=DEFAULT_STRATEGIES, settings=None, ro
              "hotdogs.")
     tic = time.time()
     data_dir = target_dir(settings, root)
-    pretrained = pretrain_on_source(settings, contexts, root)
+    pretrained = pretrain_on_source(settings, contexts, root, quiet=quiet)
     base = TrainConfig(strategy="finetune", model=settings.model, data_dir=data_dir, epochs=settings.epochs,
                        batch_size=settings.batch_size, image_size=settings.image_size, seed=settings.seed,
                        # hotdog-init reuses the source task's own hotdog row

@@ -617,6 +617,22 @@ def load_onnx(folder, threads=None):
 
 # ------------------------------------------------------------------------------------------------ speed
 
+def cpu_int8_support(cpuinfo="/proc/cpuinfo"):
+    """What this CPU offers int8 inference, in words (Linux; None elsewhere). int8 convolutions run on
+    AVX-512 VNNI (or AVX-VNNI) instructions where the CPU has them, else on slower AVX2/AVX-512 sequences:
+    the int8/float32 speed ratio depends on it more than on anything in this package."""
+    try:
+        with open(cpuinfo) as f:
+            text = f.read()
+    except OSError:
+        return None
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "?")
+    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+    vnni = sorted(flags & {"avx512_vnni", "avx_vnni"})
+    widest = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return "{}: {}, {}".format(model, widest, "VNNI ({})".format(", ".join(vnni)) if vnni else "no VNNI")
+
+
 def benchmark_inference(image_size=224, batch_size=32, rounds=3, iterations=5, calibration_batches=4,
                         with_onnx=True, num_classes=2, onnx_threads=None, report=print):
     """Images per second of resnet18_v2 inference (uint8 NHWC in, probabilities out) for fp32 MXNet

@@ -34,6 +34,18 @@ def _on_off(text):
     return text == "on"
 
 
+def _crop_scale(text):
+    """'0.08,1' -> [0.08, 1.0] (the --crop-scale syntax)."""
+    try:
+        values = [float(x) for x in text.split(",")]
+    except ValueError:
+        values = None
+    if not values or len(values) != 2:
+        raise ConfigError("crop_scale", "takes the smallest and largest share of the image, e.g. 0.08,1 (got {!r})".format(
+            text))
+    return values
+
+
 def setting(default, help, resume=False, **cli):
     """A TrainConfig field. ``cli``: flag, metavar, choices, parse (text -> value). A bool becomes a switch:
     ``--name`` turns a default-False setting on; a default-True one needs ``flag="--no-name"``."""
@@ -87,6 +99,9 @@ class TrainConfig:
                           metavar="on|off", parse=_on_off)
     augment: bool = setting(True, "train on test-transformed images (no random crops or flips)", resume=True,
                             flag="--no-augment")
+    crop_scale: List[float] = setting(
+        [0.08, 1.0], "the training crops' share of the image area, smallest,largest (RandomResizedCrop's scale); "
+        "default: 0.08,1 (the chapter)", resume=True, metavar="MIN,MAX", parse=_crop_scale)
     # 0.1: the chapter's train/ (2,000 images) keeps 1,800 for training; its test/ is untouched, so its
     # numbers stay comparable, and every other folder gets a validation split too.
     val_fraction: float = setting(0.1, "share of train/ held out, per class, to choose the best epoch and stop "
@@ -121,6 +136,14 @@ class TrainConfig:
         if not (isinstance(self.val_fraction, (int, float)) and 0 < self.val_fraction < 1):
             problems.append(ConfigError("val_fraction", "must be between 0 and 1 (got {}); 0.1 to 0.2 is usual".format(
                 self.val_fraction)))
+        try:
+            self.crop_scale = [float(x) for x in self.crop_scale]  # a tuple and its JSON list compare equal
+            valid_scale = len(self.crop_scale) == 2 and 0 < self.crop_scale[0] <= self.crop_scale[1] <= 1
+        except (TypeError, ValueError):
+            valid_scale = False
+        if not valid_scale:
+            problems.append(ConfigError("crop_scale", "needs two shares of the image area, 0 < smallest <= largest "
+                                        "<= 1 (got {})".format(self.crop_scale)))
         if self.class_weight not in CLASS_WEIGHTS:
             problems.append(ConfigError("class_weight", "must be one of {} (got {!r})".format(
                 ", ".join(CLASS_WEIGHTS), self.class_weight)))

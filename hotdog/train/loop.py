@@ -8,7 +8,7 @@ in ``hooks.py``; ``recipes.run_strategy`` runs a strategy's stages.
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, List, Optional
 
 from mxnet.gluon import Block
@@ -19,7 +19,7 @@ from ..data.folders import dataset_root
 from ..data.layout import discover_classes
 from ..data.pipeline import load_splits, make_loader
 from ..errors import HotdogError
-from .config import resume_keys
+from .config import TrainConfig, resume_keys
 from .hooks import (
     BestWeights,
     Checkpointer,
@@ -86,6 +86,8 @@ def default_hooks(config, cluster=None, quiet=False):
 
 def check_resumable(saved, config):
     """Refuse to resume a checkpoint made with different settings, naming every one that differs."""
+    # A setting newer than the checkpoint was made with its default (``from_dict`` reads it so too).
+    saved = asdict(TrainConfig.from_dict(saved))
     different = [k for k in resume_keys() if saved.get(k) != getattr(config, k)]
     if saved.get("lr") != config.lr and (config.lr_schedule != "constant" or config.warmup_epochs):
         different.append("lr")
@@ -138,7 +140,8 @@ def _train(run, pretrained, resume, quiet, kvstore, init_params, cluster, hooks,
         raise HotdogError("--batch-size {} is the global batch; it must be at least the number of workers ({})".format(
             config.batch_size, world_size))
     train_set, val_set, test_set, split = load_splits(
-        config.data_dir, config.image_size, config.val_fraction, config.seed, cache=config.cache,
+        config.data_dir, config.image_size, config.val_fraction, config.seed, crop_scale=config.crop_scale,
+        cache=config.cache,
         augment=config.augment and not strategy.on_features, quiet=quiet, exclude=skipped)
     if skipped and run.writes:
         atomic_write_bytes(os.path.join(out_dir, SKIPPED_FILE), "".join(path + "\n" for path in skipped).encode())
@@ -184,7 +187,10 @@ def _train(run, pretrained, resume, quiet, kvstore, init_params, cluster, hooks,
     run.trainer = make_trainer(run.block, config, contexts, len(train_loader), kvstore, cluster=cluster)
     if state is not None:
         run.trainer.load_states(state["states"])
-        if run.trainer.learning_rate != config.lr:  # resumed with a new --lr (constant schedule only)
+        # A new --lr on resuming a constant schedule (check_resumable refuses it for the others, whose
+        # scheduler sets the rate itself: learning_rate then differs from config.lr by design).
+        scheduled = config.lr_schedule != "constant" or config.warmup_epochs
+        if not scheduled and run.trainer.learning_rate != config.lr:
             log.info("resuming with learning rate %g (was %g)", config.lr, run.trainer.learning_rate)
             run.trainer.set_learning_rate(config.lr)
 

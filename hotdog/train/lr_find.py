@@ -72,7 +72,8 @@ def training_images(config, augment=True, quiet=False):
     training sees it, after the folder check; no validation or test image is opened."""
     exclude = require_usable(dataset_root(config.data_dir), config.image_size, config.skip_bad_images)
     return load_training_split(config.data_dir, config.image_size, config.val_fraction, config.seed,
-                               cache=config.cache, augment=augment, quiet=quiet, exclude=exclude)
+                               crop_scale=config.crop_scale, cache=config.cache, augment=augment, quiet=quiet,
+                               exclude=exclude)
 
 
 def lr_range_test(train_set, num_classes, config, contexts, pretrained=None, start_lr=DEFAULT_START_LR,
