@@ -223,3 +223,8 @@ def test_the_report_renders_in_a_real_browser(tiny_data, pretrained, tmp_path):
                    capture_output=True, timeout=120, check=True)
     with Image.open(shot) as image:  # the page drew its pictures: many colours, not a blank or broken page
         assert image.size == (1100, 1800) and len(image.convert("RGB").getcolors(1 << 20) or []) > 1000
+
+
+def test_the_demo_defaults_in_compare_help_are_the_demos_own():
+    from hotdog.cli.train_commands import COMPARE_DEMO_DEFAULTS
+    assert COMPARE_DEMO_DEFAULTS == {name: getattr(DemoSettings(), name) for name in COMPARE_DEMO_DEFAULTS}

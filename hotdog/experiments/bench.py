@@ -36,7 +36,7 @@ from ..train.config import TrainConfig
 from ..train.hooks import Hook
 from ..train.loop import default_hooks, train
 from ..train.optim import make_trainer
-from .demo import pretrain_config, run_demo, source_run_dir
+from .demo import pretrain_config, pretrain_on_source, run_demo, source_run_dir, target_dir
 from ..train.step import evaluate_loss_acc, train_pass, train_step
 
 log = logging.getLogger(__name__)
@@ -190,8 +190,8 @@ def predict_rate(model_dir, data_dir, contexts, batch_size):
 
 def demo_phases(settings, contexts, out_dir, min_seconds=4.0, say=print):
     """The offline demo from an empty cache (generation, source pretraining, comparison, pictures), timed
-    whole and phase by phase against ceilings measured before and after it with each phase's batch size and
-    optimizer. Returns {"phases": [...], "wall_seconds", "ideal_seconds", "ratio", "ceilings"}.
+    whole and phase by phase against ceilings measured right before and after each phase with its batch
+    size and optimizer. Returns {"phases": [...], "wall_seconds", "ideal_seconds", "ratio", "ceilings"}.
 
     A phase's rate is over all its epochs' training passes (graph building included). The ideal time is
     what its training images (every epoch) and evaluation images (validation and test, every epoch, and
@@ -205,19 +205,30 @@ def demo_phases(settings, contexts, out_dir, min_seconds=4.0, say=print):
         return {"pretrain": ceiling(model, size, settings.pretrain_batch_size, contexts, min_seconds, pretrain),
                 "compare": ceiling(model, size, settings.batch_size, contexts, min_seconds, compare_config)}
 
+    # This machine's speed can drift by tens of percent within minutes: each phase is compared with
+    # ceilings measured right before and right after it.
     say("measuring the ceilings before the demo...")
     probes = [probe()]
     with tempfile.TemporaryDirectory(prefix="hotdog-bench-demo-") as root:
         tic = time.time()
-        results = run_demo(out_dir, contexts, settings=settings, root=root, quiet=True)
+        target_dir(settings, root)
+        pretrain_on_source(settings, contexts, root, quiet=True)
         wall = time.time() - tic
+        say("measuring the ceilings between the pretraining and the comparison...")
+        probes.append(probe())
+        tic = time.time()
+        results = run_demo(out_dir, contexts, settings=settings, root=root, quiet=True)  # reuses the pretraining
+        wall += time.time() - tic
         with open(os.path.join(source_run_dir(settings, root), "config.json")) as f:
             pretrain_split = json.load(f)["split"]
         with open(os.path.join(source_run_dir(settings, root), "history.json")) as f:
             pretrain_history = json.load(f)
     say("measuring the ceilings after the demo...")
     probes.append(probe())
-    ceilings = {key: tuple(np.mean([p[key][i] for p in probes]) for i in (0, 1)) for key in probes[0]}
+
+    def around(key, first):
+        return tuple((probes[first][key][i] + probes[first + 1][key][i]) / 2 for i in (0, 1))
+    ceilings = {"pretrain": around("pretrain", 0), "compare": around("compare", 1)}
 
     phases = [_phase("source pretraining (batch {}, {})".format(settings.pretrain_batch_size, pretrain.optimizer),
                      pretrain_history, pretrain_split, ceilings["pretrain"])]
