@@ -186,7 +186,9 @@ def test_early_stopping_restores_the_best_weights_not_the_last(tiny_data, tmp_pa
 def test_bad_settings_are_refused_naming_the_parameter():
     for bad, param in ((dict(lr=0), "lr"), (dict(lr=float("nan")), "lr"), (dict(epochs=0), "epochs"),
                        (dict(lr_schedule="linear"), "lr_schedule"), (dict(strategy="partial:9"), "strategy"),
-                       (dict(patience=0), "patience")):
+                       (dict(patience=0), "patience"), (dict(crop_scale=[0.9, 0.2]), "crop_scale"),
+                       (dict(crop_scale=[0, 1]), "crop_scale"), (dict(crop_scale=[0.5]), "crop_scale"),
+                       (dict(crop_scale="big"), "crop_scale")):
         with pytest.raises(ConfigError) as info:
             TrainConfig(**dict(dict(strategy="scratch"), **bad))
         assert info.value.param == param and str(info.value).startswith(param + " ")
@@ -203,6 +205,15 @@ def test_the_command_line_names_flags(tiny_data, capsys):
     assert cli.main(["train", "--epochs", "0", "--batch-size", "0", "--data-dir", tiny_data]) == 1
     err = capsys.readouterr().err
     assert "--epochs must be at least 1 (got 0)" in err and "--batch-size must be at least 1" in err, err
+
+
+def test_crop_scale_from_the_command_line(capsys):
+    with pytest.raises(SystemExit) as info:  # argparse's own exit for a malformed value: code 2, one line
+        cli.main(["train", "--crop-scale", "half"])
+    assert info.value.code == 2
+    assert "--crop-scale: takes the smallest and largest share of the image, e.g. 0.08,1 (got 'half')" in \
+        capsys.readouterr().err
+    assert TrainConfig(strategy="scratch", crop_scale=(0.3, 1)).crop_scale == [0.3, 1.0]  # as saved in JSON
 
 
 def test_lr_schedules_with_warmup():
