@@ -366,3 +366,16 @@ def test_the_inference_benchmark_names_the_cpus_int8_instructions(tmp_path, flag
     cpuinfo.write_text("processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {}\n\nprocessor\t: 1\n".format(flags))
     assert export.cpu_int8_support(str(cpuinfo)) == expected
     assert export.cpu_int8_support(str(tmp_path / "missing")) is None
+
+
+def test_bench_inference_compares_the_three_engines_at_every_size(tmp_path, capsys):
+    from hotdog import cli
+    out = str(tmp_path / "inference.json")
+    assert cli.main(["bench", "--inference", "--sizes", "32,40", "--json", out]) == 0
+    printed = capsys.readouterr().out
+    assert "MXNet fp32" in printed and "1.00x fp32" in printed and "MXNet int8" in printed
+    saved = json.loads(open(out).read())
+    assert [run["image_size"] for run in saved["runs"]] == [32, 40]
+    for run in saved["runs"]:
+        assert set(run["images_per_sec"]) == {"MXNet fp32", "MXNet int8", "onnxruntime fp32"}
+        assert all(speed > 0 for speed in run["images_per_sec"].values())

@@ -85,7 +85,6 @@ def cmd_bench(args):
     if args.demo:
         _bench_demo(args)
         return
-    from .._io import atomic_write_bytes
     from ..experiments.bench import markdown_table, run_bench
     variants = []
     for item in args.variants.split(","):
@@ -101,12 +100,17 @@ def cmd_bench(args):
                      variants=variants, n_train=args.n_train, n_test=args.n_test, contexts=options.contexts(args),
                      min_seconds=args.seconds, say=print, skip_bad_images=args.skip_bad_images,
                      small_images=args.small_images)
-    table = markdown_table(rows)
+    _publish(markdown_table(rows), rows, args)
+
+
+def _publish(table, figures, args):
+    """Print a benchmark's table; write it as --markdown and every figure as --json (atomically)."""
+    from .._io import atomic_write_bytes
     print("\n" + table)
     if args.markdown:
         atomic_write_bytes(args.markdown, (table + "\n").encode("utf-8"))
     if args.json:
-        atomic_write_bytes(args.json, json.dumps(rows, indent=2).encode("utf-8"))
+        atomic_write_bytes(args.json, json.dumps(figures, indent=2).encode("utf-8"))
 
 
 def _bench_demo(args):
@@ -114,7 +118,6 @@ def _bench_demo(args):
     import tempfile
     from dataclasses import replace
 
-    from .._io import atomic_write_bytes
     from ..experiments.bench import demo_phases, demo_table
     from ..experiments.demo import SMOKE_SETTINGS, DemoSettings
     settings = DemoSettings(model=args.model)
@@ -122,31 +125,26 @@ def _bench_demo(args):
         settings = replace(settings, **SMOKE_SETTINGS)
     with tempfile.TemporaryDirectory(prefix="hotdog-bench-demo-out-") as out:
         report = demo_phases(settings, options.contexts(args), out, min_seconds=args.seconds / 2, say=print)
-    table = demo_table(report)
-    print("\n" + table)
-    if args.markdown:
-        atomic_write_bytes(args.markdown, (table + "\n").encode("utf-8"))
-    if args.json:
-        atomic_write_bytes(args.json, json.dumps(report, indent=2).encode("utf-8"))
+    _publish(demo_table(report), report, args)
 
 
 def _bench_inference(args):
     """The three inference engines (MXNet float32, MXNet int8, onnxruntime) on one net, in one run."""
-    import json
-
     from .._io import atomic_write_bytes
     from ..models.export import benchmark_inference, cpu_int8_support
     cpu = cpu_int8_support()
     if cpu:
         print("CPU: {} (int8 gains most with VNNI)".format(cpu))
     sizes = [int(x) for x in options.split_list(args.sizes)] if args.sizes != "224,64" else [224]
+    runs = []
     for size in sizes:
         print("resnet18_v2 inference at {} px, batch 32, uint8 images in, probabilities out ({} cores, "
               "OMP_NUM_THREADS={}):".format(size, os.cpu_count(), os.environ.get("OMP_NUM_THREADS")))
         speeds = benchmark_inference(image_size=size, batch_size=32, rounds=3, iterations=5,
                                      with_onnx=_onnxruntime_installed(), report=print)
-        if args.json:
-            atomic_write_bytes(args.json, json.dumps({"image_size": size, "images_per_sec": speeds}, indent=2).encode())
+        runs.append({"image_size": size, "images_per_sec": speeds})
+    if args.json:  # every size (it used to keep only the last)
+        atomic_write_bytes(args.json, json.dumps({"cpu": cpu, "runs": runs}, indent=2).encode())
 
 
 def _onnxruntime_installed():
