@@ -160,3 +160,16 @@ def test_the_training_crop_draws_gluons_boxes_and_flips_half_the_time():
     outs = [whole(square) for _ in range(200)]
     flipped = sum((o == square[:, ::-1]).all() for o in outs)
     assert sum((o == square).all() for o in outs) + flipped == 200 and 70 < flipped < 130
+
+
+def test_generated_images_do_not_depend_on_the_number_of_processes(tmp_path):
+    from hotdog.data.synthetic import POOL_MIN_IMAGES, make_source_folder
+    folders = {}
+    for processes in (1, 2):
+        folders[processes] = str(tmp_path / str(processes))
+        make_source_folder(folders[processes], n_train=7, n_test=1, seed=5, size_range=(32, 48), processes=processes)
+    files = sorted(os.path.relpath(os.path.join(d, f), folders[1]) for d, _, names in os.walk(folders[1]) for f in names)
+    assert len(files) >= POOL_MIN_IMAGES  # so that two processes did draw them
+    for rel in files:
+        with open(os.path.join(folders[1], rel), "rb") as a, open(os.path.join(folders[2], rel), "rb") as b:
+            assert a.read() == b.read(), rel

@@ -6,7 +6,7 @@ import mxnet as mx
 import pytest
 
 from hotdog import cli
-from hotdog.data.synthetic import make_image_folder
+from hotdog.data.synthetic import make_image_folder, source_kind
 from hotdog.experiments.compare import compare
 from hotdog.models.zoo import pretrained_net
 from hotdog.train.config import TrainConfig
@@ -18,7 +18,7 @@ FOODS = ("cake", "donut", "pizza")
 def foods_dir(tmp_path_factory):
     """DIR/{train,test}/{cake,donut,pizza}/ of synthetic drawings (no hotdog anywhere)."""
     data_dir = str(tmp_path_factory.mktemp("foods"))
-    make_image_folder(data_dir, n_train=5, n_test=3, seed=4, classes=FOODS, kind_of=lambda cls, rng: cls,
+    make_image_folder(data_dir, n_train=5, n_test=3, seed=4, classes=FOODS, kind_of=source_kind,
                       size_range=(150, 200))
     return data_dir
 

@@ -10,12 +10,15 @@ and test files numbered on from ``1000.png``.
 import os
 import re
 import zipfile
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from .._io import atomic_save, sha1_file
 from .layout import CLASSES
+
+POOL_MIN_IMAGES = 64  # fewer are drawn in this process: starting workers would cost more than it saves
 
 # Kinds of food a picture can show; "hotdog" is the target's positive class.
 FOOD_KINDS = ("hotdog", "donut", "pizza", "burger", "fries", "sushi", "cake", "taco", "skewer", "egg")
@@ -137,32 +140,51 @@ def is_demo_target(data_dir):
     return bool(_DEMO_TARGET.fullmatch(os.path.basename(os.path.normpath(str(data_dir)))))
 
 
-def make_image_folder(root, n_train, n_test, seed=0, classes=CLASSES, kind_of=None, size_range=(150, 500)):
+def make_image_folder(root, n_train, n_test, seed=0, classes=CLASSES, kind_of=None, size_range=(150, 500),
+                      processes=None):
     """Write ``root/{train,test}/{class}/N.png``; return ``{split: {class: count}}``.
 
-    ``kind_of(cls, rng)`` picks the food for one image; by default the hotdog target task
-    (``hotdog`` shows a hotdog, ``not-hotdog`` any other food). Every image has its own seed,
-    so the output depends only on the arguments.
+    ``kind_of(cls, rng)`` picks the food for one image (a module-level function, so that worker processes
+    can run it); by default the hotdog target task (``hotdog`` shows a hotdog, ``not-hotdog`` any other
+    food). Every image has its own seed, so the output depends only on the arguments, not on ``processes``
+    (default: every core; a few images are drawn in this process).
     """
     kind_of = kind_of or target_kind
-    counts = {}
+    counts, jobs = {}, []
     for split_index, (split, n, offset) in enumerate((("train", n_train, 0), ("test", n_test, TEST_OFFSET))):
         counts[split] = {}
         for class_index, cls in enumerate(classes):
             folder = os.path.join(root, split, cls)
             os.makedirs(folder, exist_ok=True)
-            for i in range(n):
-                rng = np.random.default_rng([seed, split_index, class_index, i])
-                image = render_image(kind_of(cls, rng), rng, size_range)
-                image.save(os.path.join(folder, "{}.png".format(offset + i)), compress_level=1)
+            jobs += [(os.path.join(folder, "{}.png".format(offset + i)), kind_of, cls,
+                      (seed, split_index, class_index, i), tuple(size_range)) for i in range(n)]
             counts[split][cls] = n
+    processes = processes or os.cpu_count() or 1
+    if processes > 1 and len(jobs) >= POOL_MIN_IMAGES:
+        with ProcessPoolExecutor(processes) as pool:
+            # chunks of several images keep the pickling small; several chunks per worker keep all busy
+            list(pool.map(_draw_job, jobs, chunksize=max(1, len(jobs) // (processes * 8))))
+    else:
+        for job in jobs:
+            _draw_job(job)
     return counts
 
 
-def make_source_folder(root, n_train, n_test, seed=0, kinds=FOOD_KINDS, size_range=(150, 500)):
+def _draw_job(job):
+    path, kind_of, cls, seed, size_range = job
+    rng = np.random.default_rng(list(seed))
+    render_image(kind_of(cls, rng), rng, size_range).save(path, compress_level=1)
+
+
+def source_kind(cls, rng):
+    """The food a source-set image of class ``cls`` shows: its own."""
+    return cls
+
+
+def make_source_folder(root, n_train, n_test, seed=0, kinds=FOOD_KINDS, size_range=(150, 500), processes=None):
     """A many-class *source* set (one class per food kind) for pretraining in the offline demo."""
-    return make_image_folder(root, n_train, n_test, seed=seed, classes=tuple(sorted(kinds)),
-                             kind_of=lambda cls, rng: cls, size_range=size_range)
+    return make_image_folder(root, n_train, n_test, seed=seed, classes=tuple(sorted(kinds)), kind_of=source_kind,
+                             size_range=size_range, processes=processes)
 
 
 def make_zip(folder, zip_path, arcname="hotdog"):
