@@ -214,7 +214,9 @@ def add_commands(sub):
         "bench", help="measure training speed against the compute ceiling of this machine",
         description="In one run: the net's train/eval images/s on in-memory batches (the ceiling), the input "
                     "pipeline alone, and the real training loop end to end for each variant, each reported as a "
-                    "ratio of the ceiling; plus peak memory. Without --data-dir a synthetic set is generated.")
+                    "ratio of the ceiling; a small generated folder trained for two epochs through the real "
+                    "`train` (against ceilings measured right around its last epoch), `predict` on its image "
+                    "files; plus peak memory. Without --data-dir a synthetic set is generated.")
     p.add_argument("--data-dir", metavar="DIR", help="dataset to measure on; default: a generated synthetic set")
     p.add_argument("--inference", action="store_true",
                    help="instead: inference speed of MXNet float32, MXNet int8 and onnxruntime, batch 32, as "
