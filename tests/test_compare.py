@@ -228,3 +228,13 @@ def test_the_report_renders_in_a_real_browser(tiny_data, pretrained, tmp_path):
 def test_the_demo_defaults_in_compare_help_are_the_demos_own():
     from hotdog.cli.train_commands import COMPARE_DEMO_DEFAULTS
     assert COMPARE_DEMO_DEFAULTS == {name: getattr(DemoSettings(), name) for name in COMPARE_DEMO_DEFAULTS}
+
+
+def test_the_demo_sizes_the_command_line_offers_are_the_demos_own():
+    from hotdog.cli.options import DEMO_SIZES as offered
+    from hotdog.experiments.demo import DEMO_SIZES, demo_settings
+    assert offered == DEMO_SIZES
+    assert demo_settings("tiny", seed=3) == DemoSettings(**dict(SMOKE_SETTINGS, seed=3))
+    assert demo_settings() == DemoSettings()
+    with pytest.raises(ValueError, match="standard"):
+        demo_settings("huge")

@@ -97,6 +97,17 @@ def add_model(parser, pretrained=True):
         add_pretrained_params(parser)
 
 
+# The demo's sizes; experiments.demo.DEMO_SIZES is the same tuple (kept here so that building the parser
+# does not import MXNet; a test checks they agree).
+DEMO_SIZES = ("standard", "tiny")
+
+
+def add_demo_size(parser, when=""):
+    parser.add_argument("--demo-size", default="standard", choices=DEMO_SIZES,
+                        help=when + "tiny is a seconds-long smoke run of the demo (too small to show anything); "
+                                    "default: %(default)s")
+
+
 def add_pretrained_params(parser):
     parser.add_argument("--pretrained-params", metavar="FILE",
                         help="1000-class ImageNet weights to use instead of the model zoo's "

@@ -63,14 +63,12 @@ def cmd_compare(args):
 
 
 def _compare_demo(args, strategies, lrs, ctx, seeds):
-    from dataclasses import fields, replace
+    from dataclasses import fields
 
-    from ..experiments.demo import SMOKE_SETTINGS, DemoSettings, run_demo
+    from ..experiments.demo import demo_settings, run_demo
     from ..train.config import TrainConfig
-    settings = DemoSettings(model=args.model, seed=args.seed)
-    if args.demo_size == "tiny":
-        settings = replace(settings, **SMOKE_SETTINGS)
-    settings = replace(settings, **{k: getattr(args, k) for k in COMPARE_DEMO_DEFAULTS if getattr(args, k) is not None})
+    chosen = {k: getattr(args, k) for k in COMPARE_DEMO_DEFAULTS if getattr(args, k) is not None}
+    settings = demo_settings(args.demo_size, model=args.model, seed=args.seed, **chosen)
     # The other training options apply to the demo's comparison as they would to a real one.
     own = ("strategy", "model", "data_dir", "lr", "seed", "imagenet_class") + tuple(COMPARE_DEMO_DEFAULTS)
     training = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name not in own}
@@ -116,13 +114,10 @@ def _publish(table, figures, args):
 def _bench_demo(args):
     """The offline demo from an empty cache, phase by phase, against the ceilings of its batch sizes."""
     import tempfile
-    from dataclasses import replace
 
     from ..experiments.bench import demo_phases, demo_table
-    from ..experiments.demo import SMOKE_SETTINGS, DemoSettings
-    settings = DemoSettings(model=args.model)
-    if args.demo_size == "tiny":
-        settings = replace(settings, **SMOKE_SETTINGS)
+    from ..experiments.demo import demo_settings
+    settings = demo_settings(args.demo_size, model=args.model)
     with tempfile.TemporaryDirectory(prefix="hotdog-bench-demo-out-") as out:
         report = demo_phases(settings, options.contexts(args), out, min_seconds=args.seconds / 2, say=print)
     _publish(demo_table(report), report, args)
@@ -202,8 +197,7 @@ def add_commands(sub):
                    help="output folder, one subfolder per strategy; default: %(default)s")
     p.add_argument("--resume", action="store_true", help="continue each strategy from its last checkpoint")
     p.add_argument("--demo", action="store_true", help="offline demo on synthetic data (no network, no files)")
-    p.add_argument("--demo-size", default="standard", choices=["standard", "tiny"],
-                   help="tiny: a seconds-long smoke run of the demo (too small to show anything); default: %(default)s")
+    options.add_demo_size(p)
     p.add_argument("--demo-root", metavar="DIR",
                    help="where the demo keeps its generated data and source-pretrained weights; default: DATA_DIR/demo, "
                         "with DATA_DIR $HOTDOG_DATA_DIR or ./data")
@@ -224,8 +218,7 @@ def add_commands(sub):
     p.add_argument("--demo", action="store_true",
                    help="instead: the offline demo (`compare --demo`) from an empty cache, timed whole and phase by "
                         "phase against the ceilings of its own batch sizes and optimizers")
-    p.add_argument("--demo-size", choices=("standard", "tiny"), default="standard",
-                   help="with --demo: tiny is a seconds-long smoke run; default: %(default)s")
+    options.add_demo_size(p, when="with --demo: ")
     p.add_argument("--sizes", default="224,64", help="image sizes; default: %(default)s")
     p.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")
     p.add_argument("--variants", default="files:0,cache:0,cache:2", metavar="LIST",

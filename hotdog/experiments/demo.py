@@ -73,6 +73,14 @@ class DemoSettings:
 
 SMOKE_SETTINGS = dict(image_size=32, target_train=6, target_test=4, source_train=6, source_test=2,
                       pretrain_epochs=1, pretrain_batch_size=16, epochs=1, batch_size=8)
+DEMO_SIZES = ("standard", "tiny")  # tiny: a seconds-long smoke run (too small to show anything)
+
+
+def demo_settings(size="standard", **overrides):
+    """The demo's settings at ``size`` (one of DEMO_SIZES), with ``overrides`` on top."""
+    if size not in DEMO_SIZES:
+        raise ValueError("demo size must be one of {}, not {!r}".format(DEMO_SIZES, size))
+    return DemoSettings(**dict(SMOKE_SETTINGS if size == "tiny" else {}, **overrides))
 
 
 def _generate_once(folder, make):
