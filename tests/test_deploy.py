@@ -135,6 +135,26 @@ def test_interpret_refuses_a_broken_folder_and_writes_nothing(run_dir, tiny_data
     assert "1000.png" in err and "Traceback" not in err and not os.path.exists(out)
 
 
+def test_predict_keeps_each_answer_with_its_file_while_batches_overlap(run_dir, tiny_data, tmp_path):
+    # The net classifies one batch while the next files are decoded: answers must still land on their own
+    # files, in order, with an unreadable file between them, whatever the batch size.
+    test_dir = os.path.join(tiny_data, "hotdog", "test")
+    files = sorted(os.path.join(test_dir, cls, name) for cls in os.listdir(test_dir)
+                   for name in os.listdir(os.path.join(test_dir, cls)))
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n half a file")
+    paths = files[:3] + [str(bad)] + files[3:]
+    alone = [probabilities(predict_images([path], run_dir, [mx.cpu()])) for path in files]
+    for batch_size in (1, 2, 5):
+        results = predict_images(paths, run_dir, [mx.cpu()], batch_size=batch_size)
+        assert [r["path"] for r in results] == paths
+        assert results[3]["path"] == str(bad) and "error" in results[3] and "label" not in results[3]
+        answered = [r for r in results if "error" not in r]
+        for result, expected in zip(answered, alone):
+            (label, probability), = expected.values()
+            assert result["label"] == label and result["probability"] == pytest.approx(probability, abs=1e-5)
+
+
 def test_predict_in_batches_with_tta_and_in_csv_or_json(run_dir, tiny_data, tmp_path, capsys):
     from PIL import Image
     test_dir = os.path.join(tiny_data, "hotdog", "test")

@@ -86,11 +86,21 @@ def predict_images(patterns, model_dir, ctx, explain_dir=None, batch_size=32, tt
     else:
         classify = _run_classifier(model_dir, ctx, explain_dir, tta)
     results, pending = [], []  # pending: (index in results, file name for --explain, decoded image)
+    in_flight = []  # the batch the net is working on: ([index in results], finish() -> its answers)
 
-    def flush():
-        answers = classify([image for _, _, image in pending], [name for _, name, _ in pending])
-        for (index, _, _), answer in zip(pending, answers):
-            results[index] = dict(answer, path=results[index]["path"])
+    def collect():
+        for indices, finish in in_flight:
+            for index, answer in zip(indices, finish()):
+                results[index] = dict(answer, path=results[index]["path"])
+        in_flight.clear()
+
+    def send():
+        # MXNet computes in the background: while the net classifies this batch, the loop decodes the next
+        # files with Pillow; the answers are read (the host waits) when the next batch is decoded. Read
+        # before the next batch is prepared: its MXNet crops would wait behind the busy engine anyway.
+        collect()
+        finish = classify([image for _, _, image in pending], [name for _, name, _ in pending])
+        in_flight.append(([index for index, _, _ in pending], finish))
         pending.clear()
 
     for number, path in enumerate(expand_image_paths(patterns), start=1):
@@ -103,9 +113,10 @@ def predict_images(patterns, model_dir, ctx, explain_dir=None, batch_size=32, tt
         pending.append((len(results) - 1, "{:04d}-{}".format(number, os.path.splitext(os.path.basename(path))[0]),
                         image))
         if len(pending) >= max(1, batch_size):
-            flush()
+            send()
     if pending:
-        flush()
+        send()
+    collect()
     return results
 
 
@@ -115,8 +126,9 @@ def _answers(classes, probabilities):
 
 
 def _run_classifier(model_dir, ctx, explain_dir=None, tta=False):
-    """[uint8 HxWx3 image] -> [{label, probability, probabilities[, explanation]}], with a run folder's net
-    and the test transform, one forward pass for the batch (with --explain, image by image, the crop then
+    """classify([uint8 HxWx3 image], [name]) -> finish(), which returns [{label, probability, probabilities[,
+    explanation]}]: a run folder's net and the test transform, one forward pass for the batch, started
+    at once and read by ``finish`` (with --explain, image by image and done before returning: the crop then
     the tensor, so that Grad-CAM draws on the very crop the net saw; the pixels are the same either way)."""
     net, config = load_trained(model_dir, ctx)
     classes, size = config["classes"], config["image_size"]
@@ -125,26 +137,27 @@ def _run_classifier(model_dir, ctx, explain_dir=None, tta=False):
         os.makedirs(explain_dir, exist_ok=True)
 
     def probabilities(x):
+        """The softmax as an NDArray, not yet computed (MXNet works in the background until it is read)."""
         probs = mx.nd.softmax(net(x))
         if tta:  # the mirror image too (width is the last axis of NCHW)
             probs = (probs + mx.nd.softmax(net(x.flip(axis=3)))) / 2
-        return probs.asnumpy()
+        return probs
 
     def classify(images, names):
         if not explain_dir:
             # the crop per image, ToTensor/Normalize once for the batch (transforms.py: the same numbers)
             x = to_normalized_tensor(mx.nd.stack(*[centre_crop(image) for image in images]))
-            x = x.as_in_context(ctx[0])
-            return _answers(classes, probabilities(x))
+            probs = probabilities(x.as_in_context(ctx[0]))
+            return lambda: _answers(classes, probs.asnumpy())
         answers = []
         for image, name in zip(images, names):
             crop = export.preprocess_image(image, size)
             x = to_tensor(mx.nd.array(crop, dtype="uint8")).expand_dims(axis=0).as_in_context(ctx[0])
             heat, _, _ = grad_cam(net, x)
-            answer = _answers(classes, probabilities(x))[0]
+            answer = _answers(classes, probabilities(x).asnumpy())[0]
             answer["explanation"] = save_image(overlay(crop, heat), os.path.join(explain_dir, name + ".gradcam.png"))
             answers.append(answer)
-        return answers
+        return lambda: answers
     return classify
 
 
@@ -154,7 +167,8 @@ def save_image(pixels, path):
 
 
 def _export_classifier(folder, ctx, tta=False):
-    """The same for an export folder: its graph holds the normalisation and the softmax."""
+    """The same for an export folder (its graph holds the normalisation and the softmax); done before
+    returning, as onnxruntime answers at once."""
     predictor = export.load_any(folder, ctx[0])
 
     def classify(images, names):
@@ -162,7 +176,8 @@ def _export_classifier(folder, ctx, tta=False):
         probs = predictor(batch)
         if tta:  # the mirror image too (width is axis 2 of NHWC)
             probs = (probs + predictor(np.ascontiguousarray(batch[:, :, ::-1]))) / 2
-        return _answers(predictor.labels, probs)
+        answers = _answers(predictor.labels, probs)
+        return lambda: answers
     return classify
 
 
