@@ -185,6 +185,67 @@ def test_an_interrupted_source_pretraining_resumes(tmp_path, monkeypatch):
     assert os.path.exists(os.path.join(run_dir, "model.params")) and net is not None
 
 
+def test_a_second_demo_on_the_same_data_waits_for_the_first_ones_source_pretraining(tmp_path, monkeypatch,
+                                                                                      hotdog_log):
+    """Two demos on one data folder: the second waits for the first's source pretraining instead of failing,
+    takes over if the first stops without finishing, and uses the first's weights if it finishes."""
+    import threading
+    import time
+
+    import hotdog.experiments.demo as demo
+    from hotdog.train.run_dir import run_lock
+
+    monkeypatch.setattr(demo, "WAIT_SECONDS", 0.05)
+    trained, train = [], demo.train
+
+    def counted_train(config, out_dir, contexts, **kwargs):
+        result = train(config, out_dir, contexts, **kwargs)
+        trained.append(out_dir)
+        return result
+
+    monkeypatch.setattr(demo, "train", counted_train)
+    settings = DemoSettings(**SMOKE_SETTINGS)
+    root = str(tmp_path / "root")
+    run_dir = demo.source_run_dir(settings, root)
+    params = os.path.join(run_dir, "model.params")
+    os.makedirs(run_dir)
+
+    def second_demo():
+        outcome = {}
+
+        def run():
+            try:
+                outcome["net"] = demo.pretrain_on_source(settings, [mx.cpu()], root=root, quiet=True)
+            except BaseException as e:  # noqa: BLE001 - shown by the assertions below
+                outcome["error"] = e
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.time() + 120
+        while "waiting for it" not in hotdog_log.text:
+            assert thread.is_alive() and time.time() < deadline, outcome
+            time.sleep(0.02)
+        return thread, outcome
+
+    # 1. The first demo (holding the run folder) stops without finishing: the second trains it.
+    with run_lock(run_dir):
+        thread, outcome = second_demo()
+        time.sleep(0.3)
+        assert thread.is_alive() and not trained  # still waiting, not failing
+    thread.join(120)
+    assert outcome.get("net") is not None, outcome
+    assert trained == [run_dir] and os.path.exists(params)
+
+    # 2. The first demo finishes while the second waits: the second loads its weights and trains nothing.
+    os.rename(params, params + ".kept")
+    hotdog_log.clear()
+    with run_lock(run_dir):
+        thread, outcome = second_demo()
+        os.rename(params + ".kept", params)  # the first demo writes model.params just before it ends
+        thread.join(60)
+    assert outcome.get("net") is not None, outcome
+    assert trained == [run_dir] and "the other demo finished it" in hotdog_log.text
+
+
 def test_cli_demo_with_hotdog_init(tmp_path):
     out = str(tmp_path / "out")
     code = cli.main(["compare", "--demo", "--demo-size", "tiny", "--strategies", "finetune,hotdog-init,frozen",

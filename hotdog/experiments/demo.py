@@ -29,13 +29,20 @@ from ..data.synthetic import (
 from ..models.zoo import pretrained_net
 from ..train.config import TrainConfig
 from ..train.loop import train
+from ..train.run_dir import RunFolderBusy
 from .compare import DEFAULT_STRATEGIES, compare
 
 log = logging.getLogger(__name__)
 
+# How often a demo waiting for another demo's source pretraining (same data folder) looks again.
+WAIT_SECONDS = 5.0
+
+
 def demo_root():
     """Where the demo keeps its generated data and source-pretrained weights: DATA_DIR/demo."""
     return os.path.join(default_data_dir(), "demo")
+
+
 GENERATOR_VERSION = 1  # bump when synthetic.py draws differently: invalidates the cached demo data
 
 
@@ -139,13 +146,38 @@ def pretrain_on_source(settings, contexts, root=None, quiet=False):
         log.info("pretraining %s on the synthetic source task: %d classes, %d epochs", settings.model, len(classes),
                  settings.pretrain_epochs)
         tic = time.time()
-        # An interrupted pretraining left its checkpoints in run_dir: go on from the last one.
-        result = train(pretrain_config(settings, source), run_dir, contexts, resume=os.path.isdir(run_dir), quiet=quiet)
-        last = result["history"][-1]
-        log.info("  source test accuracy %.3f (%.0fs); kept in %s", last["test_acc"], time.time() - tic, run_dir)
+        result = _pretrain_unless_another_demo_does(pretrain_config(settings, source), run_dir, params, contexts,
+                                                    quiet)
+        if result is not None:
+            last = result["history"][-1]
+            log.info("  source test accuracy %.3f (%.0fs); kept in %s", last["test_acc"], time.time() - tic, run_dir)
+        else:
+            log.info("  the other demo finished it (waited %.0fs); using %s", time.time() - tic, params)
     else:
         log.info("using the cached source-pretrained %s (%s)", settings.model, params)
     return pretrained_net(settings.model, params_file=params, ctx=contexts, classes=len(classes))
+
+
+def _pretrain_unless_another_demo_does(config, run_dir, params, contexts, quiet):
+    """Train the source net into ``run_dir``; None if another process finished it while we waited.
+
+    Two demos on one data folder (a class sharing a home directory, two notebook cells) want the same
+    pretraining. The run folder's lock lets only one train; the other waits for ``params`` instead of failing,
+    and takes over from the last checkpoint if the first one stops without finishing.
+    """
+    waiting = False
+    while True:
+        try:
+            # An interrupted pretraining left its checkpoints in run_dir: go on from the last one.
+            return train(config, run_dir, contexts, resume=os.path.isdir(run_dir), quiet=quiet)
+        except RunFolderBusy:
+            if not waiting:
+                log.info("another demo is pretraining the same source net in %s: waiting for it (Ctrl-C stops "
+                         "waiting; this demo goes on from its checkpoints if it stops first)", run_dir)
+                waiting = True
+        time.sleep(WAIT_SECONDS)
+        if os.path.exists(params):
+            return None
 
 
 def run_demo(out_dir, contexts, strategies=DEFAULT_STRATEGIES, settings=None, root=None, lr_overrides=None,
