@@ -173,3 +173,21 @@ def test_generated_images_do_not_depend_on_the_number_of_processes(tmp_path):
     for rel in files:
         with open(os.path.join(folders[1], rel), "rb") as a, open(os.path.join(folders[2], rel), "rb") as b:
             assert a.read() == b.read(), rel
+
+
+def test_a_food_picker_that_worker_processes_cannot_receive_is_drawn_here_instead(tmp_path):
+    """A lambda (or a nested function) cannot be pickled to worker processes: same images, no failure."""
+    from hotdog.data.synthetic import POOL_MIN_IMAGES, make_image_folder
+    n = POOL_MIN_IMAGES // 2  # per class and split: enough that two processes would be used
+    counts = make_image_folder(str(tmp_path / "lambda"), n, 1, seed=3, size_range=(24, 32), processes=2,
+                               kind_of=lambda cls, rng: "hotdog" if cls == "hotdog" else "pizza")
+    assert counts == {"train": {"hotdog": n, "not-hotdog": n}, "test": {"hotdog": 1, "not-hotdog": 1}}
+    make_image_folder(str(tmp_path / "named"), n, 1, seed=3, size_range=(24, 32), processes=1, kind_of=_hotdog_or_pizza)
+    for cls in ("hotdog", "not-hotdog"):
+        for i in (0, n - 1):
+            rel = os.path.join("train", cls, "{}.png".format(i))
+            assert (tmp_path / "lambda" / rel).read_bytes() == (tmp_path / "named" / rel).read_bytes(), rel
+
+
+def _hotdog_or_pizza(cls, rng):
+    return "hotdog" if cls == "hotdog" else "pizza"

@@ -8,7 +8,9 @@ learned there genuinely transfer. File naming follows the real archive: train fi
 and test files numbered on from ``1000.png``.
 """
 import os
+import pickle
 import re
+import sys
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
 
@@ -160,14 +162,32 @@ def make_image_folder(root, n_train, n_test, seed=0, classes=CLASSES, kind_of=No
                       (seed, split_index, class_index, i), tuple(size_range)) for i in range(n)]
             counts[split][cls] = n
     processes = processes or os.cpu_count() or 1
-    if processes > 1 and len(jobs) >= POOL_MIN_IMAGES:
-        with ProcessPoolExecutor(processes) as pool:
-            # chunks of several images keep the pickling small; several chunks per worker keep all busy
-            list(pool.map(_draw_job, jobs, chunksize=max(1, len(jobs) // (processes * 8))))
+    if processes > 1 and len(jobs) >= POOL_MIN_IMAGES and _can_send_to_workers(kind_of):
+        _draw_in_workers(jobs, processes)
     else:
         for job in jobs:
             _draw_job(job)
     return counts
+
+
+def _can_send_to_workers(kind_of):
+    """Whether worker processes can receive ``kind_of``: a lambda or a nested function cannot be pickled, and
+    is drawn with in this process instead (the same images, more slowly) rather than failing."""
+    try:
+        pickle.dumps(kind_of)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
+
+
+def _draw_in_workers(jobs, processes):
+    pool = ProcessPoolExecutor(processes)
+    try:
+        # chunks of several images keep the pickling small; several chunks per worker keep all busy
+        list(pool.map(_draw_job, jobs, chunksize=max(1, len(jobs) // (processes * 8))))
+    finally:
+        # On Ctrl-C or an error, drop the chunks not yet started instead of drawing them all first (3.9+).
+        pool.shutdown(**({"cancel_futures": True} if sys.version_info >= (3, 9) else {}))
 
 
 def _draw_job(job):
