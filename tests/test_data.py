@@ -162,6 +162,21 @@ def test_the_training_crop_draws_gluons_boxes_and_flips_half_the_time():
     assert sum((o == square).all() for o in outs) + flipped == 200 and 70 < flipped < 130
 
 
+def test_a_crop_too_small_to_hold_a_pixel_is_a_failed_try_not_an_empty_image():
+    image = np.random.RandomState(1).randint(1, 256, (10, 12, 3)).astype(np.uint8)  # no black pixel
+    crop = transforms.CropAndFlip(8, (0.001, 0.002))  # 0.1 to 0.2 pixels: every try rounds to nothing
+    for seed in range(50):
+        random.seed(seed)
+        assert crop.box(12, 10) == (2, 1, 8, 8)  # the centre, as when every try is too big
+    assert crop(image).min() > 0
+
+
+def test_the_transforms_say_what_they_do_when_printed():
+    assert repr(transforms.train_transform(224)) == (
+        "Chain(CropAndFlip(size=224, scale=(0.08, 1.0), ratio=(0.75, 1.3333)), to_normalized_tensor)")
+    assert repr(transforms.test_transform(224)) == "Chain(Resize(256), CenterCrop((224, 224)), to_normalized_tensor)"
+
+
 def test_generated_images_do_not_depend_on_the_number_of_processes(tmp_path):
     from hotdog.data.synthetic import POOL_MIN_IMAGES, make_source_folder
     folders = {}

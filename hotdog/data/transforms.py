@@ -52,13 +52,18 @@ class CropAndFlip:
         self.size, self.scale = int(size), tuple(scale)
         self.log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
 
+    def __repr__(self):
+        ratio = tuple(round(math.exp(r), 4) for r in self.log_ratio)
+        return "CropAndFlip(size={}, scale={}, ratio={})".format(self.size, self.scale, ratio)
+
     def box(self, w, h):
         """(x0, y0, width, height) of a random crop of a w x h image."""
         for _ in range(10):
             area = random.uniform(*self.scale) * w * h
             aspect = math.exp(random.uniform(*self.log_ratio))
             new_w, new_h = int(round(math.sqrt(area * aspect))), int(round(math.sqrt(area / aspect)))
-            if new_w <= w and new_h <= h:
+            # A box that rounds to no pixels (a tiny share of a small image) is a failed try, like one too big.
+            if 0 < new_w <= w and 0 < new_h <= h:
                 return random.randint(0, w - new_w), random.randint(0, h - new_h), new_w, new_h
         side = min(w, h) if min(w, h) < self.size else self.size  # the centre S x S (all of a smaller image)
         return (w - side) // 2, (h - side) // 2, side, side
@@ -105,10 +110,24 @@ class Chain:
     def __init__(self, *steps):
         self.steps = steps
 
+    def __repr__(self):
+        return "Chain({})".format(", ".join(_step_name(step) for step in self.steps))
+
     def __call__(self, image):
         for step in self.steps:
             image = step(image) if isinstance(step, CropAndFlip) else step(as_ndarray(image))
         return image
+
+
+def _step_name(step):
+    """A step as a notebook should show it: Resize(256), not Gluon's empty block listing."""
+    if isinstance(step, CropAndFlip):
+        return repr(step)
+    if isinstance(step, (transforms.Resize, transforms.CenterCrop)):
+        # Gluon keeps the size in a private attribute (Resize: _size, CenterCrop: _args); the name alone if not.
+        size = getattr(step, "_size", None) or getattr(step, "_args", (None,))[0]
+        return "{}({})".format(type(step).__name__, size) if size is not None else type(step).__name__
+    return getattr(step, "__name__", type(step).__name__)
 
 
 def as_ndarray(image):
