@@ -188,7 +188,9 @@ def test_bad_settings_are_refused_naming_the_parameter():
                        (dict(lr_schedule="linear"), "lr_schedule"), (dict(strategy="partial:9"), "strategy"),
                        (dict(patience=0), "patience"), (dict(crop_scale=[0.9, 0.2]), "crop_scale"),
                        (dict(crop_scale=[0, 1]), "crop_scale"), (dict(crop_scale=[0.5]), "crop_scale"),
-                       (dict(crop_scale="big"), "crop_scale")):
+                       (dict(crop_scale="big"), "crop_scale"), (dict(crop_scale="11"), "crop_scale"),
+                       (dict(epochs="3"), "epochs"), (dict(batch_size=2.5), "batch_size"),
+                       (dict(workers=-1), "workers"), (dict(workers=True), "workers")):
         with pytest.raises(ConfigError) as info:
             TrainConfig(**dict(dict(strategy="scratch"), **bad))
         assert info.value.param == param and str(info.value).startswith(param + " ")

@@ -6,6 +6,7 @@ marks the settings a resumed run must share with the run it continues. This modu
 ``hotdog train --help`` is instant.
 """
 import math
+import numbers
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import List, Optional
 
@@ -128,15 +129,14 @@ class TrainConfig:
         if self.lr_schedule not in LR_SCHEDULES:
             problems.append(ConfigError("lr_schedule", "must be one of {} (got {!r})".format(
                 ", ".join(LR_SCHEDULES), self.lr_schedule)))
-        for name in ("epochs", "batch_size", "image_size"):
-            if getattr(self, name) < 1:
-                problems.append(ConfigError(name, "must be at least 1 (got {})".format(getattr(self, name))))
-        if self.patience is not None and self.patience < 1:
-            problems.append(ConfigError("patience", "must be at least 1 (got {})".format(self.patience)))
+        for name in ("epochs", "batch_size", "image_size") + (("patience",) if self.patience is not None else ()):
+            problems += _whole_number_problems(name, getattr(self, name), minimum=1)
         if not (isinstance(self.val_fraction, (int, float)) and 0 < self.val_fraction < 1):
             problems.append(ConfigError("val_fraction", "must be between 0 and 1 (got {}); 0.1 to 0.2 is usual".format(
                 self.val_fraction)))
         try:
+            if isinstance(self.crop_scale, (str, bytes)):  # "0.3" would otherwise read as the digits 0, 3
+                raise TypeError("text, not two numbers")
             self.crop_scale = [float(x) for x in self.crop_scale]  # a tuple and its JSON list compare equal
             valid_scale = len(self.crop_scale) == 2 and 0 < self.crop_scale[0] <= self.crop_scale[1] <= 1
         except (TypeError, ValueError):
@@ -147,8 +147,7 @@ class TrainConfig:
         if self.class_weight not in CLASS_WEIGHTS:
             problems.append(ConfigError("class_weight", "must be one of {} (got {!r})".format(
                 ", ".join(CLASS_WEIGHTS), self.class_weight)))
-        if self.workers < 0:
-            problems.append(ConfigError("workers", "must be 0 or more (got {})".format(self.workers)))
+        problems += _whole_number_problems("workers", self.workers, minimum=0)
         ConfigErrors.raise_if_any(problems)
 
     def to_dict(self):
@@ -159,6 +158,16 @@ class TrainConfig:
     def from_dict(cls, values):
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def _whole_number_problems(name, value, minimum):
+    """[] if ``value`` is a whole number of at least ``minimum``, else the one problem (from Python, "3" or 2.5
+    would otherwise fail deep inside training, or compare as text)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        return [ConfigError(name, "must be a whole number (got {!r})".format(value))]
+    if value < minimum:
+        return [ConfigError(name, "must be {} (got {})".format("at least 1" if minimum == 1 else "0 or more", value))]
+    return []
 
 
 def default_lr(strategy):
