@@ -150,9 +150,10 @@ def test_predict_keeps_each_answer_with_its_file_while_batches_overlap(run_dir, 
         assert [r["path"] for r in results] == paths
         assert results[3]["path"] == str(bad) and "error" in results[3] and "label" not in results[3]
         answered = [r for r in results if "error" not in r]
+        assert len(answered) == len(files) == len(alone)
         for result, expected in zip(answered, alone):
-            (label, probability), = expected.values()
-            assert result["label"] == label and result["probability"] == pytest.approx(probability, abs=1e-5)
+            (path, (label, probability)), = expected.items()
+            assert result["path"] == path and result["label"] == label and result["probability"] == pytest.approx(probability, abs=1e-5)
 
 
 def test_predict_in_batches_with_tta_and_in_csv_or_json(run_dir, tiny_data, tmp_path, capsys):
