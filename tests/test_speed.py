@@ -133,6 +133,19 @@ def test_bench_command_runs_at_a_tiny_size(tmp_path, capsys):
     assert "predict on image files" in predict and float(predict.split("|")[3]) > 0
 
 
+def test_bench_names_every_wrong_option_at_once_before_measuring_anything(tmp_path, capsys):
+    md = tmp_path / "bench.md"
+    code = cli.main(["bench", "--sizes", "224,x", "--variants", "cache:0,cash:2", "--small-images", "7",
+                     "--seconds", "0", "--batch-size", "0", "--markdown", str(md)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1, err  # one line
+    for flag in ("--sizes", "--variants", "--small-images", "--seconds", "--batch-size"):
+        assert flag in err, (flag, err)
+    assert not md.exists()
+    assert cli.main(["bench", "--demo", "--data-dir", str(tmp_path)]) == 1
+    assert "--data-dir is not used by --demo" in capsys.readouterr().err
+
+
 def test_bench_demo_times_every_phase_against_its_own_ceiling(tmp_path, capsys):
     md, js = str(tmp_path / "demo.md"), str(tmp_path / "demo.json")
     code = cli.main(["bench", "--demo", "--demo-size", "tiny", "--seconds", "0.2", "--markdown", md, "--json", js])

@@ -2,7 +2,7 @@
 import json
 import os
 
-from ..errors import HotdogError
+from ..errors import ConfigError, ConfigErrors, HotdogError
 from . import options
 
 # compare leaves these at None: the demo's own settings apply with --demo, the chapter's otherwise.
@@ -77,28 +77,54 @@ def _compare_demo(args, strategies, lrs, ctx, seeds):
 
 
 def cmd_bench(args):
+    sizes, variants = _bench_options(args)
     if args.inference:
-        _bench_inference(args)
+        _bench_inference(args, sizes)
         return
     if args.demo:
         _bench_demo(args)
         return
     from ..experiments.bench import markdown_table, run_bench
-    variants = []
-    for item in args.variants.split(","):
-        cache, _, workers = item.strip().partition(":")
-        if cache not in ("cache", "files") or not workers.isdigit():
-            raise HotdogError("--variants takes cache:N or files:N items, e.g. files:0,cache:0,cache:2 (got {!r})".format(item))
-        variants.append((cache == "cache", int(workers)))
-    try:
-        sizes = [int(x) for x in options.split_list(args.sizes)]
-    except ValueError:
-        raise HotdogError("--sizes takes image sizes separated by commas, e.g. 224,64 (got {!r})".format(args.sizes)) from None
     rows = run_bench(data_dir=args.data_dir, sizes=sizes, batch_size=args.batch_size, model=args.model,
                      variants=variants, n_train=args.n_train, n_test=args.n_test, contexts=options.contexts(args),
                      min_seconds=args.seconds, say=print, skip_bad_images=args.skip_bad_images,
                      small_images=args.small_images)
     _publish(markdown_table(rows), rows, args)
+
+
+def _bench_options(args):
+    """(sizes, variants) from the command line, with every wrong option named in one message, before anything
+    is generated or measured."""
+    problems, sizes, variants = [], [], []
+    for item in options.split_list(args.sizes):
+        if not item.isdigit() or int(item) < 1:
+            problems.append(ConfigError("sizes", "takes image sizes in pixels separated by commas, e.g. 224,64 "
+                                                 "(got {!r})".format(args.sizes)))
+            break
+        sizes.append(int(item))
+    if not sizes and not problems:
+        problems.append(ConfigError("sizes", "needs at least one image size, e.g. 224,64"))
+    for item in args.variants.split(","):
+        cache, _, workers = item.strip().partition(":")
+        if cache not in ("cache", "files") or not workers.isdigit():
+            problems.append(ConfigError("variants", "takes cache:N or files:N items, e.g. files:0,cache:0,cache:2 "
+                                                    "(got {!r})".format(item)))
+            break
+        variants.append((cache == "cache", int(workers)))
+    for name in ("batch_size", "n_train", "n_test"):
+        if getattr(args, name) < 1:
+            problems.append(ConfigError(name, "must be at least 1 (got {})".format(getattr(args, name))))
+    if args.small_images < 4 or args.small_images % 2:
+        problems.append(ConfigError("small_images", "must be an even number, at least 4: half of the images are of "
+                                                    "each class (got {})".format(args.small_images)))
+    if not args.seconds > 0:
+        problems.append(ConfigError("seconds", "must be more than 0 (got {})".format(args.seconds)))
+    mode = "--inference" if args.inference else "--demo" if args.demo else None
+    if mode and args.data_dir:
+        problems.append(ConfigError("data_dir", "is not used by {} (it measures on generated data); drop one of "
+                                                "them".format(mode)))
+    ConfigErrors.raise_if_any(problems)
+    return sizes, variants
 
 
 def _publish(table, figures, args):
@@ -123,14 +149,14 @@ def _bench_demo(args):
     _publish(demo_table(report), report, args)
 
 
-def _bench_inference(args):
+def _bench_inference(args, sizes):
     """The three inference engines (MXNet float32, MXNet int8, onnxruntime) on one net, in one run."""
     from .._io import atomic_write_bytes
     from ..models.export import benchmark_inference, cpu_int8_support
     cpu = cpu_int8_support()
     if cpu:
         print("CPU: {} (int8 gains most with VNNI)".format(cpu))
-    sizes = [int(x) for x in options.split_list(args.sizes)] if args.sizes != "224,64" else [224]
+    sizes = sizes if args.sizes != "224,64" else [224]  # by default at 224 px only
     runs = []
     for size in sizes:
         print("resnet18_v2 inference at {} px, batch 32, uint8 images in, probabilities out ({} cores, "
@@ -227,8 +253,9 @@ def add_commands(sub):
     p.add_argument("--n-train", type=int, default=200, help="generated training images per class; default: %(default)s")
     p.add_argument("--n-test", type=int, default=80, help="generated test images per class; default: %(default)s")
     p.add_argument("--small-images", type=int, default=200, metavar="N",
-                   help="training images of the generated small folder that the small-run row trains on for two "
-                        "epochs (a user's own folder is often this small); default: %(default)s")
+                   help="training images (an even number, half per class) of the generated small folder that the "
+                        "small-run row trains on for two epochs (a user's own folder is often this small); "
+                        "default: %(default)s")
     p.add_argument("--seconds", type=float, default=8.0, help="minimum timing per ceiling measurement; default: %(default)s")
     p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     p.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
