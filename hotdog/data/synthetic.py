@@ -183,8 +183,9 @@ def _can_send_to_workers(kind_of):
 def _draw_in_workers(jobs, processes):
     pool = ProcessPoolExecutor(processes)
     try:
-        # chunks of several images keep the pickling small; several chunks per worker keep all busy
-        list(pool.map(_draw_job, jobs, chunksize=max(1, len(jobs) // (processes * 8))))
+        # Chunks of several images keep the pickling small; several chunks per worker keep all busy; at most
+        # 16 images a chunk, so that Ctrl-C waits for little (the same speed as 95 a chunk on the demo's source).
+        list(pool.map(_draw_job, jobs, chunksize=min(16, max(1, len(jobs) // (processes * 8)))))
     finally:
         # On Ctrl-C or an error, drop the chunks not yet started instead of drawing them all first (3.9+).
         pool.shutdown(**({"cancel_futures": True} if sys.version_info >= (3, 9) else {}))
