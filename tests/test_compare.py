@@ -193,7 +193,7 @@ def test_a_second_demo_on_the_same_data_waits_for_the_first_ones_source_pretrain
     import time
 
     import hotdog.experiments.demo as demo
-    from hotdog.train.run_dir import run_lock
+    from hotdog.train.run_dir import LOCK_FILE, run_lock
 
     monkeypatch.setattr(demo, "WAIT_SECONDS", 0.05)
     trained, train = [], demo.train
@@ -244,6 +244,20 @@ def test_a_second_demo_on_the_same_data_waits_for_the_first_ones_source_pretrain
         thread.join(60)
     assert outcome.get("net") is not None, outcome
     assert trained == [run_dir] and "the other demo finished it" in hotdog_log.text
+
+    # 3. A lock from another machine whose run has written nothing for long: given up on, with what to do.
+    os.rename(params, params + ".kept")
+    lock = os.path.join(run_dir, LOCK_FILE)
+    with open(lock, "w") as f:
+        json.dump({"pid": 4242, "host": "another-machine", "started": "yesterday"}, f)
+    hour_ago = time.time() - 3600
+    for parent, _, names in os.walk(run_dir):
+        for path in [parent] + [os.path.join(parent, n) for n in names]:
+            os.utime(path, (hour_ago, hour_ago))
+    monkeypatch.setattr(demo, "STALLED_SECONDS", 600)
+    with pytest.raises(HotdogError, match="stopped waiting .* has written nothing there for 60 minutes") as info:
+        demo.pretrain_on_source(settings, [mx.cpu()], root=root, quiet=True)
+    assert lock in str(info.value) and "another-machine" in str(info.value) and trained == [run_dir]
 
 
 def test_cli_demo_with_hotdog_init(tmp_path):

@@ -162,6 +162,13 @@ def test_a_second_run_into_a_busy_folder_refuses_and_a_stale_lock_is_taken_over(
     # The same lock, now from a process that is gone: taken over, and released after the run.
     train(config, str(out), [mx.cpu()], quiet=True)
     assert "no longer running" in caplog.text and not (out / LOCK_FILE).exists()
+    # A lock naming this very process, which does not hold it: left by an earlier process with the same pid
+    # (a restarted container), so stale too; waiting for it would wait for ourselves.
+    caplog.clear()
+    (out / LOCK_FILE).write_text(json.dumps({"pid": os.getpid(), "host": run_dir.socket.gethostname(),
+                                             "started": "before a restart"}))
+    train(config, str(out), [mx.cpu()], quiet=True, resume=True)
+    assert "no longer running" in caplog.text and not (out / LOCK_FILE).exists()
 
 
 def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one_and_resume_works(tiny_data, tmp_path, monkeypatch):

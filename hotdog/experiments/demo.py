@@ -10,6 +10,7 @@
 The target's training set is kept small on purpose, as in the chapter (2,000 images against ImageNet's
 1.2 million): a net trained from scratch has too few examples to learn good features in a few epochs.
 """
+import contextlib
 import hashlib
 import json
 import logging
@@ -26,6 +27,7 @@ from ..data.synthetic import (
     make_image_folder,
     make_source_folder,
 )
+from ..errors import HotdogError
 from ..models.zoo import pretrained_net
 from ..train.config import TrainConfig
 from ..train.loop import train
@@ -34,8 +36,12 @@ from .compare import DEFAULT_STRATEGIES, compare
 
 log = logging.getLogger(__name__)
 
-# How often a demo waiting for another demo's source pretraining (same data folder) looks again.
+# A demo waiting for another demo's source pretraining (same data folder) looks again every WAIT_SECONDS,
+# says so every NOTE_SECONDS, and gives up when the other run has written nothing for STALLED_SECONDS (a run
+# on another machine that died cannot be told from a live one any other way; an epoch writes a checkpoint).
 WAIT_SECONDS = 5.0
+NOTE_SECONDS = 60.0
+STALLED_SECONDS = 15 * 60.0
 
 
 def demo_root():
@@ -165,19 +171,41 @@ def _pretrain_unless_another_demo_does(config, run_dir, params, contexts, quiet)
     pretraining. The run folder's lock lets only one train; the other waits for ``params`` instead of failing,
     and takes over from the last checkpoint if the first one stops without finishing.
     """
-    waiting = False
+    started, noted = time.time(), None
     while True:
         try:
             # An interrupted pretraining left its checkpoints in run_dir: go on from the last one.
             return train(config, run_dir, contexts, resume=os.path.isdir(run_dir), quiet=quiet)
-        except RunFolderBusy:
-            if not waiting:
-                log.info("another demo is pretraining the same source net in %s: waiting for it (Ctrl-C stops "
-                         "waiting; this demo goes on from its checkpoints if it stops first)", run_dir)
-                waiting = True
+        except RunFolderBusy as busy:
+            owner, now = busy.owner, time.time()
+            silent = now - _last_write(run_dir)
+            if silent > STALLED_SECONDS:
+                raise HotdogError(
+                    "stopped waiting for the source pretraining in {}: its run (pid {} on {}, started {}) has "
+                    "written nothing there for {:.0f} minutes. If no demo is running, delete {} and start "
+                    "again; or give this demo another --demo-root.".format(
+                        run_dir, owner.get("pid"), owner.get("host"), owner.get("started"), silent / 60,
+                        busy.lock_path)) from None
+            if noted is None or now - noted >= NOTE_SECONDS:
+                log.info("another demo is pretraining the same source net in %s (pid %s on %s, started %s): "
+                         "waiting for it%s; this demo goes on from its checkpoints if that one stops. If no "
+                         "demo is running, delete %s.", run_dir, owner.get("pid"), owner.get("host"),
+                         owner.get("started"), " ({:.0f} s so far)".format(now - started) if noted else "",
+                         busy.lock_path)
+                noted = now
         time.sleep(WAIT_SECONDS)
         if os.path.exists(params):
             return None
+
+
+def _last_write(folder):
+    """The time of the newest change to anything in ``folder``."""
+    times = [os.path.getmtime(folder)]
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):  # a file replaced while we look
+                times.append(os.path.getmtime(os.path.join(parent, name)))
+    return max(times)
 
 
 def run_demo(out_dir, contexts, strategies=DEFAULT_STRATEGIES, settings=None, root=None, lr_overrides=None,

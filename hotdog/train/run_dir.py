@@ -95,7 +95,18 @@ def save_params(block, path):
 
 
 class RunFolderBusy(HotdogError):
-    """Another live run is writing to the same output folder."""
+    """Another live run is writing to the same output folder: ``owner`` (its pid, host and start) holds
+    ``lock_path``."""
+
+    def __init__(self, message, lock_path=None, owner=None):
+        super().__init__(message)
+        self.lock_path, self.owner = lock_path, owner or {}
+
+
+# The lock files this process holds right now. A lock that names this process's pid but is not among them
+# was left by an earlier process that had the same pid (a restarted container is pid 1 again, under the same
+# host name): it is stale, not ours.
+_HELD = set()
 
 
 @contextlib.contextmanager
@@ -113,10 +124,11 @@ def run_lock(out_dir):
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             owner = _lock_owner(path)
-            if owner is not None and _is_running(owner):
+            if owner is not None and _is_running(owner, path):
                 raise RunFolderBusy("{} is in use by another run (pid {} on {}, started {}). Wait for it to finish, "
                                     "or choose another --out; if you are sure no run is using it, delete {}.".format(
-                                        out_dir, owner.get("pid"), owner.get("host"), owner.get("started"), path)) from None
+                                        out_dir, owner.get("pid"), owner.get("host"), owner.get("started"), path),
+                                    lock_path=path, owner=owner) from None
             log.warning("%s was locked by a run that is no longer running (%s); taking it over", out_dir,
                         "pid {}".format(owner["pid"]) if owner else "unreadable lock")
             with contextlib.suppress(FileNotFoundError):
@@ -125,9 +137,11 @@ def run_lock(out_dir):
         with os.fdopen(fd, "w") as f:
             json.dump(me, f)
         break
+    _HELD.add(os.path.abspath(path))
     try:
         yield
     finally:
+        _HELD.discard(os.path.abspath(path))
         if (_lock_owner(path) or {}).get("pid") == me["pid"]:
             os.remove(path)
 
@@ -141,9 +155,11 @@ def _lock_owner(path):
         return None
 
 
-def _is_running(owner):
+def _is_running(owner, path):
     if owner.get("host") != socket.gethostname():
         return True  # cannot tell: respect it
+    if owner["pid"] == os.getpid():
+        return os.path.abspath(path) in _HELD
     try:
         os.kill(owner["pid"], 0)
     except ProcessLookupError:
