@@ -197,6 +197,12 @@ def test_bad_settings_are_refused_naming_the_parameter():
         assert "--" not in str(info.value)  # the library speaks Python; the command line says --flags
 
 
+def test_numpy_counts_are_accepted_and_saved_as_plain_numbers():
+    config = TrainConfig(strategy="scratch", epochs=np.int64(3), batch_size=np.int32(8), workers=np.uint8(0))
+    saved = json.loads(json.dumps(config.to_dict()))  # what config.json and checkpoints hold
+    assert (saved["epochs"], saved["batch_size"], saved["workers"]) == (3, 8, 0)
+
+
 def test_every_wrong_setting_is_named_at_once():
     with pytest.raises(ConfigErrors) as info:
         TrainConfig(strategy="melted", epochs=0, batch_size=0)

@@ -130,7 +130,7 @@ class TrainConfig:
             problems.append(ConfigError("lr_schedule", "must be one of {} (got {!r})".format(
                 ", ".join(LR_SCHEDULES), self.lr_schedule)))
         for name in ("epochs", "batch_size", "image_size") + (("patience",) if self.patience is not None else ()):
-            problems += _whole_number_problems(name, getattr(self, name), minimum=1)
+            problems += self._whole_number(name, minimum=1)
         if not (isinstance(self.val_fraction, (int, float)) and 0 < self.val_fraction < 1):
             problems.append(ConfigError("val_fraction", "must be between 0 and 1 (got {}); 0.1 to 0.2 is usual".format(
                 self.val_fraction)))
@@ -147,8 +147,21 @@ class TrainConfig:
         if self.class_weight not in CLASS_WEIGHTS:
             problems.append(ConfigError("class_weight", "must be one of {} (got {!r})".format(
                 ", ".join(CLASS_WEIGHTS), self.class_weight)))
-        problems += _whole_number_problems("workers", self.workers, minimum=0)
+        problems += self._whole_number("workers", minimum=0)
         ConfigErrors.raise_if_any(problems)
+
+    def _whole_number(self, name, minimum):
+        """[] if setting ``name`` is a whole number of at least ``minimum`` (kept as a plain int: numpy's
+        cannot be written to config.json), else its one problem. From Python, "3" or 2.5 would otherwise fail
+        deep inside training, or compare as text."""
+        value = getattr(self, name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            return [ConfigError(name, "must be a whole number (got {!r})".format(value))]
+        if value < minimum:
+            return [ConfigError(name, "must be {} (got {})".format("at least 1" if minimum == 1 else "0 or more",
+                                                                   value))]
+        setattr(self, name, int(value))
+        return []
 
     def to_dict(self):
         """The settings as saved in config.json and checkpoints (the parsed strategy is not a field)."""
@@ -158,16 +171,6 @@ class TrainConfig:
     def from_dict(cls, values):
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
-
-
-def _whole_number_problems(name, value, minimum):
-    """[] if ``value`` is a whole number of at least ``minimum``, else the one problem (from Python, "3" or 2.5
-    would otherwise fail deep inside training, or compare as text)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        return [ConfigError(name, "must be a whole number (got {!r})".format(value))]
-    if value < minimum:
-        return [ConfigError(name, "must be {} (got {})".format("at least 1" if minimum == 1 else "0 or more", value))]
-    return []
 
 
 def default_lr(strategy):
