@@ -206,3 +206,19 @@ def test_a_food_picker_that_worker_processes_cannot_receive_is_drawn_here_instea
 
 def _hotdog_or_pizza(cls, rng):
     return "hotdog" if cls == "hotdog" else "pizza"
+
+
+def test_which_food_pickers_go_to_worker_processes(monkeypatch):
+    import multiprocessing
+    import sys
+
+    from hotdog.data.synthetic import _can_send_to_workers
+    assert _can_send_to_workers(_hotdog_or_pizza) and not _can_send_to_workers(lambda cls, rng: "pizza")
+
+    def in_a_notebook(cls, rng):  # as if defined in a notebook cell: pickled by name, as __main__.in_a_notebook
+        return "pizza"
+    in_a_notebook.__module__, in_a_notebook.__qualname__ = "__main__", "in_a_notebook"
+    monkeypatch.setattr(sys.modules["__main__"], "in_a_notebook", in_a_notebook, raising=False)
+    for method, sent in (("fork", True), ("spawn", False), ("forkserver", False)):
+        monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False, method=method: method)
+        assert _can_send_to_workers(in_a_notebook) == sent, method

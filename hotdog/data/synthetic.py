@@ -7,6 +7,7 @@ hotdog among them, as ImageNet has class 934) is what the offline demo pretrains
 learned there genuinely transfer. File naming follows the real archive: train files ``0.png, 1.png...``
 and test files numbered on from ``1000.png``.
 """
+import multiprocessing
 import os
 import pickle
 import re
@@ -171,13 +172,15 @@ def make_image_folder(root, n_train, n_test, seed=0, classes=CLASSES, kind_of=No
 
 
 def _can_send_to_workers(kind_of):
-    """Whether worker processes can receive ``kind_of``: a lambda or a nested function cannot be pickled, and
-    is drawn with in this process instead (the same images, more slowly) rather than failing."""
+    """Whether worker processes can receive ``kind_of``; if not, the images are drawn in this process instead
+    (the same images, more slowly) rather than failing. A lambda or a nested function cannot be pickled; a
+    function defined in a notebook or script (``__main__``) is pickled by name, which only a forked worker
+    can look up (spawn is the default on macOS and Windows)."""
     try:
         pickle.dumps(kind_of)
     except (pickle.PicklingError, AttributeError, TypeError):
         return False
-    return True
+    return getattr(kind_of, "__module__", None) != "__main__" or multiprocessing.get_start_method() == "fork"
 
 
 def _draw_in_workers(jobs, processes):
