@@ -142,8 +142,14 @@ def test_bench_names_every_wrong_option_at_once_before_measuring_anything(tmp_pa
     for flag in ("--sizes", "--variants", "--small-images", "--seconds", "--batch-size"):
         assert flag in err, (flag, err)
     assert not md.exists()
-    assert cli.main(["bench", "--demo", "--data-dir", str(tmp_path)]) == 1
-    assert "--data-dir is not used by --demo" in capsys.readouterr().err
+    # Options the chosen benchmark would silently ignore are named too, not their values.
+    assert cli.main(["bench", "--demo", "--data-dir", str(tmp_path), "--variants", "bad", "--seconds", "inf"]) == 1
+    err = capsys.readouterr().err
+    assert "--data-dir is not used by --demo" in err and "--variants is not used by --demo" in err, err
+    assert "takes cache:N" not in err and "--seconds must be" in err, err
+    assert cli.main(["bench", "--inference", "--sizes", "²", "--demo-size", "tiny"]) == 1
+    err = capsys.readouterr().err
+    assert "--sizes takes image sizes" in err and "--demo-size is used only with --demo" in err, err
 
 
 def test_bench_demo_times_every_phase_against_its_own_ceiling(tmp_path, capsys):

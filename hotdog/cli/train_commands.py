@@ -1,5 +1,6 @@
 """Commands that train: train, compare, bench."""
 import json
+import math
 import os
 
 from ..errors import ConfigError, ConfigErrors, HotdogError
@@ -92,37 +93,58 @@ def cmd_bench(args):
     _publish(markdown_table(rows), rows, args)
 
 
+# `hotdog bench`'s own options and their defaults; --demo and --inference use only some of them (BENCH_USES).
+BENCH_DEFAULTS = {"data_dir": None, "sizes": None, "batch_size": 64, "variants": "files:0,cache:0,cache:2",
+                  "n_train": 200, "n_test": 80, "small_images": 200, "seconds": 8.0, "markdown": None,
+                  "skip_bad_images": False, "demo_size": "standard"}
+BENCH_USES = {"--demo": {"demo_size", "seconds", "markdown"}, "--inference": {"sizes"}}
+
+
 def _bench_options(args):
     """(sizes, variants) from the command line, with every wrong option named in one message, before anything
-    is generated or measured."""
+    is generated or measured: bad values, and options the chosen mode would silently ignore."""
+    mode = "--inference" if args.inference else "--demo" if args.demo else None
+    uses = BENCH_USES[mode] if mode else set(BENCH_DEFAULTS) - {"demo_size"}
     problems, sizes, variants = [], [], []
-    for item in options.split_list(args.sizes):
-        if not item.isdigit() or int(item) < 1:
-            problems.append(ConfigError("sizes", "takes image sizes in pixels separated by commas, e.g. 224,64 "
-                                                 "(got {!r})".format(args.sizes)))
-            break
-        sizes.append(int(item))
-    if not sizes and not problems:
-        problems.append(ConfigError("sizes", "needs at least one image size, e.g. 224,64"))
-    for item in args.variants.split(","):
-        cache, _, workers = item.strip().partition(":")
-        if cache not in ("cache", "files") or not workers.isdigit():
-            problems.append(ConfigError("variants", "takes cache:N or files:N items, e.g. files:0,cache:0,cache:2 "
-                                                    "(got {!r})".format(item)))
-            break
-        variants.append((cache == "cache", int(workers)))
+    for name in sorted(set(BENCH_DEFAULTS) - uses):
+        if getattr(args, name) != BENCH_DEFAULTS[name]:
+            problems.append(ConfigError(name, "is used only with --demo" if name == "demo_size" else
+                                        "is not used by {}: drop it".format(mode)))
+    if args.inference and args.demo:
+        problems.append(ConfigError("demo", "and --inference are two different benchmarks: choose one"))
+    if args.inference and args.model != "resnet18_v2":
+        problems.append(ConfigError("model", "is not used by --inference (it measures resnet18_v2): drop it"))
+    if "sizes" in uses:
+        text = args.sizes or ("224" if args.inference else "224,64")
+        for item in options.split_list(text):
+            if not item.isdecimal():
+                problems.append(ConfigError("sizes", "takes image sizes in pixels separated by commas, e.g. 224,64 "
+                                                     "(got {!r})".format(text)))
+                break
+            if int(item) < 1:
+                problems.append(ConfigError("sizes", "must be at least 1 pixel (got {})".format(item)))
+                break
+            sizes.append(int(item))
+        if not sizes and not problems:
+            problems.append(ConfigError("sizes", "needs at least one image size, e.g. 224,64"))
+    if "variants" in uses:
+        for item in options.split_list(args.variants):
+            cache, _, workers = (part.strip() for part in item.partition(":"))
+            if cache not in ("cache", "files") or not workers.isdecimal():
+                problems.append(ConfigError("variants", "takes cache:N or files:N items, e.g. "
+                                                        "files:0,cache:0,cache:2 (got {!r})".format(item)))
+                break
+            variants.append((cache == "cache", int(workers)))
+        if not variants and not problems:
+            problems.append(ConfigError("variants", "needs at least one item, e.g. cache:0"))
     for name in ("batch_size", "n_train", "n_test"):
-        if getattr(args, name) < 1:
+        if name in uses and getattr(args, name) < 1:
             problems.append(ConfigError(name, "must be at least 1 (got {})".format(getattr(args, name))))
-    if args.small_images < 4 or args.small_images % 2:
+    if "small_images" in uses and (args.small_images < 4 or args.small_images % 2):
         problems.append(ConfigError("small_images", "must be an even number, at least 4: half of the images are of "
                                                     "each class (got {})".format(args.small_images)))
-    if not args.seconds > 0:
-        problems.append(ConfigError("seconds", "must be more than 0 (got {})".format(args.seconds)))
-    mode = "--inference" if args.inference else "--demo" if args.demo else None
-    if mode and args.data_dir:
-        problems.append(ConfigError("data_dir", "is not used by {} (it measures on generated data); drop one of "
-                                                "them".format(mode)))
+    if "seconds" in uses and not (math.isfinite(args.seconds) and args.seconds > 0):
+        problems.append(ConfigError("seconds", "must be a number of seconds more than 0 (got {})".format(args.seconds)))
     ConfigErrors.raise_if_any(problems)
     return sizes, variants
 
@@ -156,7 +178,6 @@ def _bench_inference(args, sizes):
     cpu = cpu_int8_support()
     if cpu:
         print("CPU: {} (int8 gains most with VNNI)".format(cpu))
-    sizes = sizes if args.sizes != "224,64" else [224]  # by default at 224 px only
     runs = []
     for size in sizes:
         print("resnet18_v2 inference at {} px, batch 32, uint8 images in, probabilities out ({} cores, "
@@ -245,18 +266,22 @@ def add_commands(sub):
                    help="instead: the offline demo (`compare --demo`) from an empty cache, timed whole and phase by "
                         "phase against the ceilings of its own batch sizes and optimizers")
     options.add_demo_size(p, when="with --demo: ")
-    p.add_argument("--sizes", default="224,64", help="image sizes; default: %(default)s")
-    p.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")
-    p.add_argument("--variants", default="files:0,cache:0,cache:2", metavar="LIST",
+    p.add_argument("--sizes", default=BENCH_DEFAULTS["sizes"],
+                   help="image sizes, e.g. 224,64; default: 224,64 (with --inference: 224)")
+    p.add_argument("--batch-size", type=int, default=BENCH_DEFAULTS["batch_size"], help="default: %(default)s")
+    p.add_argument("--variants", default=BENCH_DEFAULTS["variants"], metavar="LIST",
                    help="input pipelines to measure: files:N (decode every epoch) or cache:N (decode-once cache), "
                         "N data-loader workers; default: %(default)s")
-    p.add_argument("--n-train", type=int, default=200, help="generated training images per class; default: %(default)s")
-    p.add_argument("--n-test", type=int, default=80, help="generated test images per class; default: %(default)s")
-    p.add_argument("--small-images", type=int, default=200, metavar="N",
+    p.add_argument("--n-train", type=int, default=BENCH_DEFAULTS["n_train"],
+                   help="generated training images per class; default: %(default)s")
+    p.add_argument("--n-test", type=int, default=BENCH_DEFAULTS["n_test"],
+                   help="generated test images per class; default: %(default)s")
+    p.add_argument("--small-images", type=int, default=BENCH_DEFAULTS["small_images"], metavar="N",
                    help="training images (an even number, half per class) of the generated small folder that the "
                         "small-run row trains on for two epochs (a user's own folder is often this small); "
                         "default: %(default)s")
-    p.add_argument("--seconds", type=float, default=8.0, help="minimum timing per ceiling measurement; default: %(default)s")
+    p.add_argument("--seconds", type=float, default=BENCH_DEFAULTS["seconds"],
+                   help="minimum timing per ceiling measurement; default: %(default)s")
     p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     p.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
     options.add_skip_bad_images(p)
