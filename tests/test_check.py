@@ -534,5 +534,5 @@ def test_format_report_shortens_long_warning_lists_but_never_errors(tmp_path, ph
     report["errors"] = [{"kind": "unreadable", "message": "train/a/bad{}.png: corrupt".format(i)} for i in range(25)]
     text = format_report(report)
     assert "train/a/19.png: small" in text and "train/a/20.png" not in text
-    assert "... and 5 more (the report lists them all)" in text
+    assert "... and 5 more (`hotdog check --json FILE` lists them all)" in text
     assert all("train/a/bad{}.png".format(i) in text for i in range(25))

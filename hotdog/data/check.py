@@ -448,7 +448,7 @@ def _grouped(severity, problems, headings, limit):
         shown = messages[:limit]
         lines += ["    " + message for message in shown]
         if len(shown) < len(messages):
-            lines.append("    ... and {} more (the report lists them all)".format(len(messages) - len(shown)))
+            lines.append("    ... and {} more (`hotdog check --json FILE` lists them all)".format(len(messages) - len(shown)))
     return lines
 
 
