@@ -410,7 +410,8 @@ def export_model(net, classes, image_size, out_dir, fmt="mxnet", int8=False, cal
             info.update(onnx_version=onnx.__version__, onnxruntime_checked_with=onnxruntime.__version__)
         info.update(extra_info or {})
         atomic_write_json(os.path.join(tmp, EXPORT_INFO_FILE), info)
-    log.info("exported %s%s model to %s", fmt, " int8" if quantized else "", out_dir)
+    # debug: the command line prints its own line with the files written; a library caller gets out_dir back
+    log.debug("exported %s%s model to %s", fmt, " int8" if quantized else "", out_dir)
     return out_dir
 
 
