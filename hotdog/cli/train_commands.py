@@ -75,6 +75,10 @@ def _compare_demo(args, strategies, lrs, ctx, seeds):
     training = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name not in own}
     run_demo(args.out, ctx, strategies, settings, root=args.demo_root, lr_overrides=lrs, quiet=args.quiet,
              training=training, seeds=seeds)
+    if args.demo_size == "tiny":  # its numbers are noise: say so where the reader's eyes end up
+        print("--demo-size tiny checks that everything runs ({} training images per class, {} epoch): its numbers "
+              "mean nothing. The lesson needs the standard demo: drop --demo-size.".format(
+                  settings.target_train, settings.epochs))
 
 
 def cmd_bench(args):
