@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Does the offline demo show transfer learning, reliably and in time? Runs `hotdog compare --demo` for
 several seeds, each from an empty cache (data generation + source pretraining + comparison), and prints
-the wall time and the final test accuracy of every strategy.
+the wall time and the final test accuracy of every strategy, then the peak memory of the largest run.
 
     python benchmarks/demo_seeds.py                 # seeds 0 1 2, finetune vs scratch
     python benchmarks/demo_seeds.py --seeds 0 1 2 3 --strategies finetune,scratch,frozen
@@ -9,6 +9,7 @@ the wall time and the final test accuracy of every strategy.
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,9 @@ def main():
     print("|---|---|" + "---|" * len(names))
     for seed, seconds, accs in rows:
         print("| {} | {:.0f} | {} |".format(seed, seconds, " | ".join("{:.3f}".format(accs[n]) for n in names)))
+    # ru_maxrss of the children: the largest resident set any one run reached (kilobytes on Linux)
+    print("\npeak resident memory of one run: {:.0f} MiB".format(
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024))
 
 
 if __name__ == "__main__":
