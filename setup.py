@@ -17,9 +17,11 @@ def read_version():
         return re.search(r'^__version__ = "([^"]+)"', f.read(), re.M).group(1)
 
 
-# Known to work with mxnet 1.9.1 and numpy<1.24 (onnxruntime 1.17 does not resolve with them); pinned because
-# the export tests compare onnxruntime's answers with MXNet's.
-ONNX = ["onnx==1.14.1", "onnxruntime==1.24.4"]
+# Known to work with mxnet 1.9.1 and numpy<1.24; pinned because the export tests compare onnxruntime's answers
+# with MXNet's. onnxruntime 1.24.4 has wheels for Python 3.11 only; below that, 1.16.3 (1.17 to 1.23 do not
+# resolve with numpy<1.24).
+ONNX = ["onnx==1.14.1", "onnxruntime==1.24.4; python_version >= '3.11'",
+        "onnxruntime==1.16.3; python_version < '3.11'"]
 # `hotdog serve`'s web libraries, an optional extra (the tests install it too): Starlette and uvicorn
 # (plain, with its pure-Python h11 parser: no compiled extras) and python-multipart for uploads. Pinned,
 # so that a new release cannot change the server without a change here. These releases need Python 3.11+;
@@ -54,7 +56,11 @@ setup(
         # import-linter checks that imports run one way (setup.cfg); it needs Python 3.11+, and the test
         # that runs it is skipped below that. selenium drives Chromium in the browser check of
         # `hotdog serve` (skipped when no Chromium is installed).
-        "test": ["pytest>=7", "pytest-timeout>=2.1", "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0",
+        # Below Python 3.11 (3.10 for nbclient and nbformat) the newest releases that still install there.
+        "test": ["pytest>=7", "pytest-timeout>=2.1",
+                 "nbclient==0.11.0; python_version >= '3.10'", "nbclient==0.10.0; python_version < '3.10'",
+                 "nbformat==5.11.1; python_version >= '3.10'", "nbformat==5.10.4; python_version < '3.10'",
+                 "ipykernel==7.4.0; python_version >= '3.11'", "ipykernel==6.29.5; python_version < '3.11'",
                  "import-linter==2.16; python_version >= '3.11'", "selenium==4.51.0; python_version >= '3.11'"]
                 + ONNX + SERVE,
         # hotdog export --format onnx, and the ONNX column of hotdog bench --inference.
