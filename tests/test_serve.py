@@ -87,9 +87,14 @@ class Server:
         return "".join(lines)
 
 
+# The serve extra's libraries (and selenium) need Python 3.11: below that, no install brings them.
+SERVE_EXTRA_MISSING = ("the serve extra is not installed: pip install 'hotdog-finetune[serve]'"
+                       if sys.version_info >= (3, 11) else "the serve extra needs Python 3.11 or newer")
+
+
 @pytest.fixture(scope="module")
 def server(run_dir, tmp_path_factory):
-    pytest.importorskip("starlette", reason="the serve extra is not installed: pip install 'hotdog-finetune[serve]'")
+    pytest.importorskip("starlette", reason=SERVE_EXTRA_MISSING)
     # An empty working folder and TMPDIR: afterwards, both must still be empty.
     workdir, tmpdir = tmp_path_factory.mktemp("serve-cwd"), tmp_path_factory.mktemp("serve-tmp")
     stderr_path = tmp_path_factory.mktemp("serve-log") / "stderr.txt"
@@ -299,7 +304,7 @@ def test_bad_input_is_refused_with_its_reason_and_the_next_photo_is_answered(ser
 
 
 def test_an_upload_is_held_in_memory_never_in_a_temporary_file(monkeypatch):
-    pytest.importorskip("starlette")
+    pytest.importorskip("starlette", reason=SERVE_EXTRA_MISSING)
     from starlette.datastructures import Headers
 
     from hotdog.serve.app import image_field
@@ -332,7 +337,8 @@ def browser_missing():
         if not os.path.exists(path):
             return "{} is missing (apt-get install chromium chromium-driver)".format(path)
     if importlib.util.find_spec("selenium") is None:
-        return "selenium is missing (the test extra: pip install -e '.[test]')"
+        return ("selenium is missing (the test extra: pip install -e '.[test]')" if sys.version_info >= (3, 11)
+                else "selenium is in the test extra from Python 3.11 on")
     return None
 
 
@@ -411,7 +417,7 @@ def test_serve_help_imports_neither_mxnet_nor_the_web_libraries():
 
 
 def test_a_busy_port_a_bad_limit_and_any_other_address_than_loopback(run_dir, monkeypatch, capsys):
-    pytest.importorskip("uvicorn")
+    pytest.importorskip("uvicorn", reason=SERVE_EXTRA_MISSING)
     import uvicorn
     assert cli.main(["serve", "--model-dir", run_dir, "--max-upload-mb", "0"]) == 1
     assert "--max-upload-mb must be more than 0" in capsys.readouterr().err
