@@ -306,6 +306,17 @@ def test_the_demo_defaults_in_compare_help_are_the_demos_own():
     assert COMPARE_DEMO_DEFAULTS == {name: getattr(DemoSettings(), name) for name in COMPARE_DEMO_DEFAULTS}
 
 
+def test_no_help_says_default_none_and_compare_names_the_chapters_defaults():
+    from hotdog.cli.main import build_parser
+    from hotdog.cli.train_commands import COMPARE_CHAPTER_DEFAULTS
+    commands = build_parser().commands
+    for name, command in commands.items():
+        assert "default: None" not in command.format_help(), name
+    helps = {action.dest: action.help for action in commands["compare"]._actions}
+    for name, value in COMPARE_CHAPTER_DEFAULTS.items():  # what applies without --demo, then the demo's
+        assert "default: {}".format(value) in helps[name] and "(--demo: " in helps[name], helps[name]
+
+
 def test_the_demo_sizes_the_command_line_offers_are_the_demos_own():
     from hotdog.cli.options import DEMO_SIZES as offered
     from hotdog.experiments.demo import DEMO_SIZES, demo_settings

@@ -42,8 +42,10 @@ def add_config_options(parser, exclude=(), defaults=None, help_suffix=None):
             kwargs["type"] = _scalar_type(f)
             if "choices" in meta:
                 kwargs["choices"] = list(meta["choices"])
-        if "%(default)s" in help_text and default is None:
-            kwargs["help"] = help_text.replace("; default: %(default)s", "")
+        if "%(default)s" in help_text and default is None:  # left unset here, filled in later (compare)
+            shown = field_default(f)  # the config's own default is what applies outside the demo
+            kwargs["help"] = (help_text.replace("; default: %(default)s", "") if shown is None
+                              else help_text.replace("%(default)s", str(shown)))
         parser.add_argument(flag_of(f), default=default, **kwargs)
 
 

@@ -226,8 +226,8 @@ def add_commands(sub):
 
     p = sub.add_parser(
         "compare", help="the chapter's comparison: fine-tune vs scratch (and other strategies)",
-        description="Train several strategies side by side and write OUT/results.json, results.md, curves.png "
-                    "and samples.png. By default: the chapter's data (downloaded if missing) and the ImageNet "
+        description="Train several strategies side by side and write OUT/results.json, results.md, curves.png, "
+                    "samples.png, attention.png (Grad-CAM) and report.html (all of it on one page). By default: the chapter's data (downloaded if missing) and the ImageNet "
                     "resnet18_v2, finetune (lr 0.01) vs scratch (lr 0.1), 5 epochs, batch 128, all GPUs.",
         epilog="--demo needs no network and no files: it generates a synthetic hotdog set and a synthetic "
                "source task, pretrains on the source (cached in --demo-root) and compares at 48 px; a few "
