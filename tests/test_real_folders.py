@@ -171,6 +171,19 @@ def test_a_second_run_into_a_busy_folder_refuses_and_a_stale_lock_is_taken_over(
     assert "no longer running" in caplog.text and not (out / LOCK_FILE).exists()
 
 
+def test_a_held_lock_is_held_under_any_name_of_its_folder(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    with run_dir.run_lock(str(real)):
+        for other_name in (str(tmp_path / "link"), str(real) + "/", os.path.relpath(str(real))):
+            with pytest.raises(run_dir.RunFolderBusy):
+                with run_dir.run_lock(other_name):
+                    pass
+        assert (real / LOCK_FILE).exists()  # still ours, still there
+    assert not (real / LOCK_FILE).exists() and os.listdir(str(real)) == []  # nothing left behind
+
+
 def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one_and_resume_works(tiny_data, tmp_path, monkeypatch):
     out = str(tmp_path / "out")
     config = TrainConfig(strategy="scratch", data_dir=tiny_data, epochs=1, batch_size=8, image_size=32, lr=0.01)

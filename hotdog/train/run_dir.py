@@ -19,7 +19,9 @@ import json
 import logging
 import os
 import socket
+import tempfile
 import time
+import uuid
 
 from .._io import atomic_save, atomic_write_bytes, atomic_write_json, read_json
 from .._version import __version__
@@ -103,9 +105,9 @@ class RunFolderBusy(HotdogError):
         self.lock_path, self.owner = lock_path, owner or {}
 
 
-# The lock files this process holds right now. A lock that names this process's pid but is not among them
-# was left by an earlier process that had the same pid (a restarted container is pid 1 again, under the same
-# host name): it is stale, not ours.
+# The tokens of the locks this process holds right now. A lock that names this process's pid but holds none
+# of them was left by an earlier process that had the same pid (a restarted container is pid 1 again, under
+# the same host name): it is stale, not ours. A token, not the path: one folder has many names (symlinks).
 _HELD = set()
 
 
@@ -118,32 +120,50 @@ def run_lock(out_dir):
     checked from here, so it is respected.
     """
     path = os.path.join(out_dir, LOCK_FILE)
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-    while True:
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            owner = _lock_owner(path)
-            if owner is not None and _is_running(owner, path):
-                raise RunFolderBusy("{} is in use by another run (pid {} on {}, started {}). Wait for it to finish, "
-                                    "or choose another --out; if you are sure no run is using it, delete {}.".format(
-                                        out_dir, owner.get("pid"), owner.get("host"), owner.get("started"), path),
-                                    lock_path=path, owner=owner) from None
-            log.warning("%s was locked by a run that is no longer running (%s); taking it over", out_dir,
-                        "pid {}".format(owner["pid"]) if owner else "unreadable lock")
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(path)
-            continue
-        with os.fdopen(fd, "w") as f:
-            json.dump(me, f)
-        break
-    _HELD.add(os.path.abspath(path))
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+          "token": uuid.uuid4().hex}
+    while not _create_complete(path, me):
+        owner = _lock_owner(path)
+        if owner is not None and _is_running(owner):
+            raise RunFolderBusy("{} is in use by another run (pid {} on {}, started {}). Wait for it to finish, "
+                                "or choose another --out; if you are sure no run is using it, delete {}.".format(
+                                    out_dir, owner.get("pid"), owner.get("host"), owner.get("started"), path),
+                                lock_path=path, owner=owner)
+        log.warning("%s was locked by a run that is no longer running (%s); taking it over", out_dir,
+                    "pid {}".format(owner["pid"]) if owner else "unreadable lock")
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+    _HELD.add(me["token"])
     try:
         yield
     finally:
-        _HELD.discard(os.path.abspath(path))
-        if (_lock_owner(path) or {}).get("pid") == me["pid"]:
+        _HELD.discard(me["token"])
+        if (_lock_owner(path) or {}).get("token") == me["token"]:
             os.remove(path)
+
+
+def _create_complete(path, content):
+    """Create ``path`` holding ``content`` (JSON) unless it exists; True if we did. The file appears whole
+    (written aside, then linked into place), so that another run never reads a lock still being written
+    (an empty one would look unreadable, hence stale)."""
+    fd, aside = tempfile.mkstemp(prefix=LOCK_FILE + "-", dir=os.path.dirname(path) or ".")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(content, f)
+        try:
+            os.link(aside, path)  # fails if path exists: the atomic test-and-create
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links: create-if-absent, then write
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                return False
+            with os.fdopen(fd, "w") as f:
+                json.dump(content, f)
+        return True
+    finally:
+        os.remove(aside)
 
 
 def _lock_owner(path):
@@ -155,11 +175,11 @@ def _lock_owner(path):
         return None
 
 
-def _is_running(owner, path):
+def _is_running(owner):
     if owner.get("host") != socket.gethostname():
         return True  # cannot tell: respect it
     if owner["pid"] == os.getpid():
-        return os.path.abspath(path) in _HELD
+        return owner.get("token") in _HELD
     try:
         os.kill(owner["pid"], 0)
     except ProcessLookupError:
