@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import time
 from dataclasses import asdict, dataclass
 
@@ -172,26 +173,31 @@ def _pretrain_unless_another_demo_does(config, run_dir, params, contexts, quiet)
     and takes over from the last checkpoint if the first one stops without finishing.
     """
     started, noted = time.time(), None
+    last_seen, seen_at = None, started  # the newest write in run_dir, and when (by our clock) it changed
     while True:
         try:
             # An interrupted pretraining left its checkpoints in run_dir: go on from the last one.
             return train(config, run_dir, contexts, resume=os.path.isdir(run_dir), quiet=quiet)
         except RunFolderBusy as busy:
             owner, now = busy.owner, time.time()
-            silent = now - _last_write(run_dir)
-            if silent > STALLED_SECONDS:
+            newest = _last_write(run_dir)
+            if newest != last_seen:  # compared with itself, not with our clock: shared storage's clock may differ
+                last_seen, seen_at = newest, now
+            if now - seen_at > STALLED_SECONDS:
                 raise HotdogError(
-                    "stopped waiting for the source pretraining in {}: its run (pid {} on {}, started {}) has "
-                    "written nothing there for {:.0f} minutes. If no demo is running, delete {} and start "
-                    "again; or give this demo another --demo-root.".format(
-                        run_dir, owner.get("pid"), owner.get("host"), owner.get("started"), silent / 60,
-                        busy.lock_path)) from None
+                    "stopped waiting for the source pretraining in {}: its run (pid {} on {}, started {}) wrote "
+                    "nothing there in the {} this demo waited. If no demo is running, delete {} and start again, "
+                    "or give this demo another demo folder (--demo-root).".format(
+                        run_dir, owner.get("pid"), owner.get("host"), owner.get("started"),
+                        _duration(now - seen_at), busy.lock_path)) from None
             if noted is None or now - noted >= NOTE_SECONDS:
+                elsewhere = owner.get("host") != socket.gethostname()
                 log.info("another demo is pretraining the same source net in %s (pid %s on %s, started %s): "
-                         "waiting for it%s; this demo goes on from its checkpoints if that one stops. If no "
-                         "demo is running, delete %s.", run_dir, owner.get("pid"), owner.get("host"),
-                         owner.get("started"), " ({:.0f} s so far)".format(now - started) if noted else "",
-                         busy.lock_path)
+                         "waiting for it%s. %s If no demo is running, delete %s.", run_dir, owner.get("pid"),
+                         owner.get("host"), owner.get("started"),
+                         " ({} so far)".format(_duration(now - started)) if noted else "",
+                         "If it writes nothing for {}, this demo stops waiting.".format(_duration(STALLED_SECONDS))
+                         if elsewhere else "If it stops, this demo goes on from its checkpoints.", busy.lock_path)
                 noted = now
         time.sleep(WAIT_SECONDS)
         if os.path.exists(params):
@@ -199,13 +205,19 @@ def _pretrain_unless_another_demo_does(config, run_dir, params, contexts, quiet)
 
 
 def _last_write(folder):
-    """The time of the newest change to anything in ``folder``."""
-    times = [os.path.getmtime(folder)]
+    """The modification time of the newest file in ``folder`` (a run writes its checkpoints and history there
+    each epoch), or None. Folders are left out: a waiting run's own attempts to take the lock touch them."""
+    newest = None
     for parent, _, names in os.walk(folder):
         for name in names:
-            with contextlib.suppress(OSError):  # a file replaced while we look
-                times.append(os.path.getmtime(os.path.join(parent, name)))
-    return max(times)
+            with contextlib.suppress(OSError):  # a file replaced or removed while we look
+                mtime = os.path.getmtime(os.path.join(parent, name))
+                newest = mtime if newest is None else max(newest, mtime)
+    return newest
+
+
+def _duration(seconds):
+    return "{:.0f} minutes".format(seconds / 60) if seconds >= 120 else "{:.0f} seconds".format(seconds)
 
 
 def run_demo(out_dir, contexts, strategies=DEFAULT_STRATEGIES, settings=None, root=None, lr_overrides=None,
