@@ -76,9 +76,8 @@ def _compare_demo(args, strategies, lrs, ctx, seeds):
     run_demo(args.out, ctx, strategies, settings, root=args.demo_root, lr_overrides=lrs, quiet=args.quiet,
              training=training, seeds=seeds)
     if args.demo_size == "tiny":  # its numbers are noise: say so where the reader's eyes end up
-        print("--demo-size tiny checks that everything runs ({} training images per class, {} epoch): its numbers "
-              "mean nothing. The lesson needs the standard demo: drop --demo-size.".format(
-                  settings.target_train, settings.epochs))
+        print("--demo-size tiny checks that everything runs ({} training images per class): its numbers mean "
+              "nothing. The lesson needs the standard demo: drop --demo-size.".format(settings.target_train))
 
 
 def cmd_bench(args):
@@ -100,24 +99,27 @@ def cmd_bench(args):
 # `hotdog bench`'s own options and their defaults; --demo and --inference use only some of them (BENCH_USES).
 BENCH_DEFAULTS = {"data_dir": None, "sizes": None, "batch_size": 64, "variants": "files:0,cache:0,cache:2",
                   "n_train": 200, "n_test": 80, "small_images": 200, "seconds": 8.0, "markdown": None,
-                  "skip_bad_images": False, "demo_size": "standard"}
-BENCH_USES = {"--demo": {"demo_size", "seconds", "markdown"}, "--inference": {"sizes"}}
+                  "skip_bad_images": False, "demo_size": "standard", "model": "resnet18_v2", "gpus": None,
+                  "cpu_contexts": None}
+BENCH_USES = {None: set(BENCH_DEFAULTS) - {"demo_size"},
+              "--demo": {"demo_size", "seconds", "markdown", "model", "gpus", "cpu_contexts"},
+              "--inference": {"sizes"}}
+BENCH_MEASURES = {"--demo": "the offline demo, on data it generates",
+                  "--inference": "resnet18_v2 on the CPU, batch 32"}
 
 
 def _bench_options(args):
     """(sizes, variants) from the command line, with every wrong option named in one message, before anything
     is generated or measured: bad values, and options the chosen mode would silently ignore."""
     mode = "--inference" if args.inference else "--demo" if args.demo else None
-    uses = BENCH_USES[mode] if mode else set(BENCH_DEFAULTS) - {"demo_size"}
+    uses = BENCH_USES[mode]
     problems, sizes, variants = [], [], []
     for name in sorted(set(BENCH_DEFAULTS) - uses):
         if getattr(args, name) != BENCH_DEFAULTS[name]:
             problems.append(ConfigError(name, "is used only with --demo" if name == "demo_size" else
-                                        "is not used by {}: drop it".format(mode)))
+                                        "is not used by {} ({}): drop it".format(mode, BENCH_MEASURES[mode])))
     if args.inference and args.demo:
         problems.append(ConfigError("demo", "and --inference are two different benchmarks: choose one"))
-    if args.inference and args.model != "resnet18_v2":
-        problems.append(ConfigError("model", "is not used by --inference (it measures resnet18_v2): drop it"))
     if "sizes" in uses:
         text = args.sizes or ("224" if args.inference else "224,64")
         for item in options.split_list(text):
