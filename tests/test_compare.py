@@ -151,6 +151,9 @@ def test_demo_at_reduced_size_and_its_cache(tmp_path, hotdog_log):
     run_demo(str(tmp_path / "other"), [mx.cpu()], settings=replace(settings, pretrain_epochs=2), root=root, quiet=True)
     finished = [n for n in os.listdir(root) if os.path.exists(os.path.join(root, n, "model.params"))]
     assert len(finished) == 2 and all(n.startswith("source-resnet18_v2-") for n in finished)
+    for name in finished:  # what only resuming needed is gone once the pretraining finished
+        assert sorted(os.listdir(os.path.join(root, name))) == ["config.json", "history.csv", "history.json",
+                                                                 "model.params"]
     # The pretraining is an ordinary run: its config and history are there to read.
     saved = json.loads(open(os.path.join(root, finished[0], "config.json")).read())
     assert saved["strategy"] == "scratch" and saved["train"]["crop_scale"] == [0.3, 1.0] and len(saved["classes"]) > 2

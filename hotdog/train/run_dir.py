@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import socket
 import tempfile
 import time
@@ -76,6 +77,24 @@ def load_checkpoint_state(out_dir):
 def has_checkpoint(out_dir):
     """Whether ``out_dir`` holds a committed checkpoint (its own, or a staged run's first stage)."""
     return any(os.path.exists(os.path.join(out_dir, sub, CHECKPOINT_DIR, STATE_FILE)) for sub in ("", "stage1"))
+
+
+def drop_resume_files(out_dir):
+    """Remove from a finished run what only resuming or --patience needed (checkpoint/, best.params); the
+    final model.params, config.json and history stay. Returns the bytes freed. Refuses if model.params is
+    missing: then the checkpoint is all there is."""
+    if not os.path.exists(os.path.join(out_dir, "model.params")):
+        raise HotdogError("{} has no model.params: its checkpoint is kept to resume from".format(out_dir))
+    freed = 0
+    for path in (os.path.join(out_dir, CHECKPOINT_DIR), os.path.join(out_dir, "best.params")):
+        if os.path.isdir(path):
+            freed += sum(os.path.getsize(os.path.join(parent, name)) for parent, _, names in os.walk(path)
+                         for name in names)
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            freed += os.path.getsize(path)
+            os.remove(path)
+    return freed
 
 
 def write_model_config(out_dir, config, saved_strategy, best=None, classes=None, split=None):
