@@ -4,6 +4,7 @@ import math
 import os
 
 from ..errors import ConfigError, ConfigErrors, HotdogError
+from ..models.backbones import DEFAULT_BACKBONE
 from . import options
 
 # compare leaves these at None: the demo's own settings apply with --demo, the chapter's otherwise.
@@ -99,7 +100,7 @@ def cmd_bench(args):
 # `hotdog bench`'s own options and their defaults; --demo and --inference use only some of them (BENCH_USES).
 BENCH_DEFAULTS = {"data_dir": None, "sizes": None, "batch_size": 64, "variants": "files:0,cache:0,cache:2",
                   "n_train": 200, "n_test": 80, "small_images": 200, "seconds": 8.0, "markdown": None,
-                  "skip_bad_images": False, "demo_size": "standard", "model": "resnet18_v2", "gpus": None,
+                  "skip_bad_images": False, "demo_size": "standard", "model": DEFAULT_BACKBONE, "gpus": None,
                   "cpu_contexts": None}
 BENCH_USES = {None: set(BENCH_DEFAULTS) - {"demo_size"},
               "--demo": {"demo_size", "seconds", "markdown", "model", "gpus", "cpu_contexts"},
@@ -229,8 +230,9 @@ def add_commands(sub):
     p = sub.add_parser(
         "compare", help="the chapter's comparison: fine-tune vs scratch (and other strategies)",
         description="Train several strategies side by side and write OUT/results.json, results.md, curves.png, "
-                    "samples.png, attention.png (Grad-CAM) and report.html (all of it on one page). By default: the chapter's data (downloaded if missing) and the ImageNet "
-                    "resnet18_v2, finetune (lr 0.01) vs scratch (lr 0.1), 5 epochs, batch 128, all GPUs.",
+                    "samples.png, attention.png (Grad-CAM) and report.html (all of it on one page). By default: "
+                    "the chapter's data (downloaded if missing) and the ImageNet resnet18_v2, finetune (lr 0.01) "
+                    "vs scratch (lr 0.1), 5 epochs, batch 128, all GPUs.",
         epilog="--demo needs no network and no files: it generates a synthetic hotdog set and a synthetic "
                "source task, pretrains on the source (cached in --demo-root) and compares at 48 px; a few "
                "minutes on a 2-core CPU. " + options.strategy_epilog())
