@@ -70,6 +70,16 @@ def _timed(step, min_seconds, warmup=2):
 def ceiling(model, image_size, batch_size, contexts, min_seconds=8.0, config=None):
     """(train, eval) images/s on in-memory random batches. ``config``: the training settings whose optimizer
     the train steps use (default: plain SGD, the chapter's); its other settings are not read."""
+    try:
+        return _ceiling_rates(model, image_size, batch_size, contexts, min_seconds, config)
+    finally:
+        # A Gluon net sits in reference cycles: without a collection now, each probe's net and its static
+        # memory stay alive until Python's collector happens to run (four 224 px probes in a row held
+        # 2.5 GiB resident, 0.8-1.0 GiB with it).
+        gc.collect()
+
+
+def _ceiling_rates(model, image_size, batch_size, contexts, min_seconds, config):
     net = _net(model, contexts)
     config = config or TrainConfig(strategy="scratch", lr=0.01)
     trainer = make_trainer(net, config, contexts, iters_per_epoch=1)
@@ -86,14 +96,7 @@ def ceiling(model, image_size, batch_size, contexts, min_seconds=8.0, config=Non
             net(xs)
         return batch_size
 
-    try:
-        return _timed(train_batch, min_seconds), _timed(eval_batch, min_seconds / 2)
-    finally:
-        # A Gluon net sits in reference cycles: without a collection now, each probe's net and its static
-        # memory stay alive until Python's collector happens to run (four 224 px probes in a row held
-        # 2.5 GiB resident, 0.8-0.9 GiB with it).
-        del net, trainer, train_batch, eval_batch
-        gc.collect()
+    return _timed(train_batch, min_seconds), _timed(eval_batch, min_seconds / 2)
 
 
 def pipeline(loader):
