@@ -54,8 +54,9 @@ ONNX_FILE = "model.onnx"
 LABELS_FILE = "labels.json"
 PREPROCESSING_FILE = "preprocessing.json"
 EXPORT_INFO_FILE = "export.json"
-# Versions known to work together with mxnet 1.9.1 and numpy<1.24 on Python 3.11.
-ONNX_PIP = "pip install 'hotdog-finetune[onnx]'"  # the extra pins the releases for each Python (setup.py)
+# What to install for ONNX: the extra, which pins onnx and onnxruntime releases known to work with mxnet 1.9.1
+# and numpy<1.24 on each Python (setup.py's ONNX).
+ONNX_PIP = "pip install 'hotdog-finetune[onnx]'"
 # The largest |difference| in probabilities between MXNet and onnxruntime that an ONNX export accepts.
 ONNX_CHECK_TOLERANCE = 1e-4
 
